@@ -1,0 +1,320 @@
+"""Building the script-free dataset folder (`movie101v2 prepare`) and helpers for the loaded dataset.
+
+The folder holds one sub-folder of Parquet shards per config and a README whose YAML `configs:`
+block tells `datasets.load_dataset` where each config and split lives::
+
+    out/
+      README.md                  dataset card: configs block, statistics, license, citation
+      movie101v2_prepare.json    what was built from what (package version, release, videos, counts)
+      en/train-00000-of-00001.parquet
+      en/validation-00000-of-00001.parquet
+      ...
+      movies/train-00000-of-00002.parquet
+
+The folder is built next to its destination and moved into place at the end, so an interrupted
+run never leaves a folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .builder import CITATION, CONFIG_LAYOUT, DEFAULT_CONFIG, Movie101v2Builder
+from .release import SPLITS
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "movie101v2_prepare.json"
+# Rows per Parquet shard: text rows are small; `movies` rows carry a few dozen portraits each.
+ROWS_PER_SHARD = {"movies": 32}
+DEFAULT_ROWS_PER_SHARD = 50_000
+
+
+@dataclass
+class PreparedDataset:
+    """What `prepare_dataset` wrote: the folder, and row counts by config and split."""
+
+    path: Path
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    video_source: str | None = None
+
+    def __repr__(self) -> str:
+        configs = ", ".join(f"{name}: {sum(splits.values())}" for name, splits in self.counts.items())
+        return f"PreparedDataset(path={str(self.path)!r}, rows={{{configs}}}, video_source={self.video_source!r})"
+
+
+def prepare_dataset(
+    release: str | Path,
+    out: str | Path,
+    *,
+    videos: str | Path | None = None,
+    video_base: str | None = None,
+    configs: Sequence[str] | None = None,
+    split_file: str | Path | None = None,
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> PreparedDataset:
+    """Turn a copy of the Movie101v2 release into a script-free dataset folder.
+
+    Args:
+        release: the root of a copy of the Movie101 repository (holding `Movie101v2/`), or its
+            `Movie101v2/data` folder.
+        out: the folder to write.
+        videos: folder holding `<movie_id>.mp4`; clip rows then carry a `video` column pointing there.
+        video_base: URL or `hf://` prefix holding `<movie_id>.mp4` instead (clips stream by range requests).
+        configs: configs to build (default: all of `en`, `zh`, `bilingual`, `en-short`, `zh-short`, `movies`).
+        split_file: a `public_split.json` to use instead of the release's own or the packaged copy.
+        overwrite: replace `out` if it exists.
+        show_progress: show a progress bar per config.
+
+    Returns:
+        a `PreparedDataset` with the row counts.
+
+    Raises:
+        FileExistsError: `out` exists and `overwrite` is False.
+        FileNotFoundError: a movie file is missing from `videos`.
+        ReleaseFormatError: a release file is malformed (the message names the file and line).
+
+    Example:
+        >>> prepare_dataset("Movie101", "movie101v2-hf", videos="movies/")  # doctest: +SKIP
+        PreparedDataset(path='movie101v2-hf', rows={en: 46006, ...}, video_source='movies/')
+    """
+    from tqdm.auto import tqdm
+
+    configs = list(configs or CONFIG_LAYOUT)
+    unknown = [name for name in configs if name not in CONFIG_LAYOUT]
+    if unknown:
+        raise ValueError(f"Unknown config(s) {unknown}; choose from {list(CONFIG_LAYOUT)}.")
+    if videos is not None and video_base is not None:
+        raise ValueError("Give --videos or --video-base, not both.")
+    out = Path(out).expanduser()
+    if out.exists() and not overwrite and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty. Pass --overwrite to replace it, or choose another --out.")
+    config_kwargs = {
+        "data_dir": str(release),
+        "video_dir": str(videos) if videos is not None else None,
+        "video_base": video_base,
+        "split_file": str(split_file) if split_file is not None else None,
+    }
+    if videos is not None:
+        _check_videos(Movie101v2Builder(config_name="en", **config_kwargs), Path(videos))
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        result = PreparedDataset(path=out, video_source=str(videos) if videos is not None else video_base)
+        for name in configs:
+            builder = Movie101v2Builder(config_name=name, **config_kwargs)
+            features = builder.info.features
+            movie_ids = builder.split_movie_ids()
+            result.counts[name] = {}
+            with tqdm(total=sum(map(len, movie_ids.values())), desc=f"prepare {name}", unit="movie",
+                      disable=not show_progress) as progress:  # fmt: skip
+                for split in SPLITS:
+                    rows = []
+                    for movie_id in movie_ids[split]:
+                        rows += [row for _, row in builder.generate_movie(movie_id)]
+                        progress.update()
+                    if rows:
+                        rows_per_shard = ROWS_PER_SHARD.get(name, DEFAULT_ROWS_PER_SHARD)
+                        _write_shards(staging / name, split, rows, features, rows_per_shard)
+                    result.counts[name][split] = len(rows)
+        release_info = builder.release
+        manifest = {
+            "package_version": __version__,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "release": str(Path(release).expanduser().resolve()),
+            "split_source": release_info.split_source,
+            "video_source": result.video_source,
+            "counts": result.counts,
+            "movies": {split: len(release_info.movies_in_split(split)) for split in SPLITS},
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
+        os.chmod(staging, 0o755)  # mkdtemp makes it private
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def _check_videos(builder: Movie101v2Builder, videos: Path) -> None:
+    if not videos.is_dir():
+        raise FileNotFoundError(f"--videos {videos} is not a folder; it must hold <movie_id>.mp4 for each movie.")
+    movie_ids = [m for ids in builder.split_movie_ids().values() for m in ids]
+    missing = [m for m in movie_ids if not (videos / f"{m}.mp4").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} of {len(movie_ids)} movies have no file in {videos}, e.g. "
+            f"{', '.join(m + '.mp4' for m in missing[:3])}. Name each movie <movie_id>.mp4, or prepare without --videos."
+        )
+
+
+def _write_shards(folder: Path, split: str, rows: list[dict[str, Any]], features: Any, rows_per_shard: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    num_shards = max(1, -(-len(rows) // rows_per_shard))
+    for shard in range(num_shards):
+        chunk = rows[shard * rows_per_shard : (shard + 1) * rows_per_shard]
+        batch = features.encode_batch({column: [row[column] for row in chunk] for column in features})
+        # the schema carries the `datasets` features (Video, Image, List) in its metadata
+        table = pa.Table.from_pydict(batch, schema=features.arrow_schema)
+        pq.write_table(table, folder / f"{split}-{shard:05d}-of-{num_shards:05d}.parquet")
+
+
+def dataset_card(manifest: dict[str, Any]) -> str:
+    """The README of a prepared folder: YAML header with the `configs:` block, then the card."""
+    counts: dict[str, dict[str, int]] = manifest["counts"]
+    lines = [
+        "---",
+        "license: cc-by-4.0",
+        "language:",
+        "- en",
+        "- zh",
+        "pretty_name: Movie101v2",
+        "task_categories:",
+        "- video-text-to-text",
+        "tags:",
+        "- audio-description",
+        "- movie-narration",
+        "- video-captioning",
+        "configs:",
+    ]
+    for name, splits in counts.items():
+        lines.append(f"- config_name: {name}")
+        if name == DEFAULT_CONFIG:
+            lines.append("  default: true")
+        lines.append("  data_files:")
+        for split, count in splits.items():
+            if count:
+                lines += [f"  - split: {split}", f"    path: {name}/{split}-*.parquet"]
+    lines.append("---")
+    default = DEFAULT_CONFIG if DEFAULT_CONFIG in counts else next(iter(counts))
+    table = ["| config | train | validation | test | total |", "|---|---|---|---|---|"]
+    for name, splits in counts.items():
+        table.append(f"| `{name}` | " + " | ".join(f"{splits.get(s, 0):,}" for s in SPLITS) + f" | {sum(splits.values()):,} |")
+    movies = manifest["movies"]
+    video_note = (
+        f"Clip rows carry a `video` column pointing at the full-length movie (`{manifest['video_source']}`); "
+        "frames are decoded on access, e.g. with `movie101v2_hf.ClipSampler(num_frames=16).apply(ds)`."
+        if manifest["video_source"]
+        else "This copy was prepared without movies: clip rows have no `video` column. The movies are obtained on "
+        "application from the dataset authors; re-run `movie101v2 prepare --videos DIR` to point clips at them."
+    )
+    body = f"""
+# Movie101v2
+
+Movie narration (audio description) benchmark: 203 Chinese movies narrated in Chinese and English,
+with cast lists and portraits and an official split (paper: [Movie101v2: Improved Movie Narration
+Benchmark](https://arxiv.org/abs/2404.13370); release: [Movie101]({"https://github.com/yuezih/Movie101"})).
+Prepared by `movie101v2-hf` {manifest["package_version"]} on {manifest["created"]}.
+
+## Load
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("<this folder or hub id>", "{default}", split="test")
+stream = load_dataset("<this folder or hub id>", "{default}", split="train", streaming=True)
+```
+
+## Configs
+
+- `en`, `zh`: the 46K merged narration paragraphs, the benchmark setting (`en` is the default).
+- `bilingual`: both languages in one row (`narration_en`, `narration_zh`, ...).
+- `en-short`, `zh-short`: the 71K unmerged narration segments.
+- `movies`: one row per movie: title, year, genre, intro, director, cast with portraits as images.
+
+Clip rows: `clip_id` (stable: `<movie_id>_<long|short>_<line index>`), `movie_id`, `index`, `start`, `end`
+(seconds), `narration` (markers removed), `narration_raw` (as released, names marked `[Name]`),
+`characters` (marked names in order of first mention, completed from the other language through the
+cast table), `cast` (the movie's character names), `prev_narration` and `prev_end` (the previous clip
+of the same movie, for context-aware narrators; null for a movie's first clip).
+Portraits are stored once, in `movies`; `movie101v2_hf.PortraitAttacher` attaches them to clips.
+
+{video_note}
+
+## Statistics
+
+{chr(10).join(table)}
+
+Movies: {movies["train"]} train, {movies["validation"]} validation, {movies["test"]} test
+(split: the Movie101 public split; movies it does not list are train).
+
+## License and citation
+
+The annotations are released under CC BY 4.0 by the Movie101 authors. The movies are not part of the
+release and are not included here.
+
+```bibtex
+{CITATION}
+```
+"""
+    return "\n".join(lines) + "\n" + body
+
+
+class PortraitAttacher:
+    """Attach a clip's cast portraits at access time, from the `movies` config.
+
+    Portraits are stored once per movie, never copied into clip rows; this looks them up by
+    `movie_id` when a row is read. By default it attaches the portraits of the clip's `characters`
+    first, then the rest of the cast, up to `max_portraits`.
+
+    Args:
+        movies: the `movies` config (any split, or a concatenation of all splits).
+        language: `"en"` or `"zh"`, which name to match the clip's characters against.
+        max_portraits: at most this many portraits per clip (the paper uses up to 5).
+        only_characters: attach only the characters of the clip, not the rest of the cast.
+
+    Example:
+        >>> movies = concatenate_datasets(list(load_dataset(path, "movies").values()))  # doctest: +SKIP
+        >>> clips = clips.with_transform(PortraitAttacher(movies, language="en"))  # doctest: +SKIP
+        >>> clips[0]["portraits"][0]  # doctest: +SKIP
+        {'name': 'Cheng Yong', 'image': <PIL.JpegImagePlugin.JpegImageFile ...>}
+    """
+
+    def __init__(self, movies: Any, *, language: str = "en", max_portraits: int = 5, only_characters: bool = False):
+        if language not in ("en", "zh"):
+            raise ValueError(f"Invalid language {language!r}; expected 'en' or 'zh'.")
+        self.language = language
+        self.max_portraits = max_portraits
+        self.only_characters = only_characters
+        name_key = "role_en" if language == "en" else "role"
+        self._cast: dict[str, list[tuple[str, Any]]] = {
+            row["movie_id"]: [(member[name_key], member["portrait"]) for member in row["cast"]] for row in movies
+        }
+
+    def portraits(self, movie_id: str, characters: Sequence[str]) -> list[dict[str, Any]]:
+        """`[{"name", "image"}]` for a clip of `movie_id` whose characters are `characters`."""
+        if movie_id not in self._cast:
+            raise KeyError(f"Movie {movie_id!r} is not in the `movies` rows given to PortraitAttacher.")
+        cast = self._cast[movie_id]
+        wanted = [entry for name in characters for entry in cast if entry[0] == name]
+        if not self.only_characters:
+            wanted += [entry for entry in cast if entry not in wanted]
+        return [{"name": name, "image": image} for name, image in wanted[: self.max_portraits]]
+
+    def __call__(self, example_or_batch: dict[str, Any]) -> dict[str, Any]:
+        out = dict(example_or_batch)
+        column = "characters" if "characters" in example_or_batch else f"characters_{self.language}"
+        movie_ids, characters = example_or_batch["movie_id"], example_or_batch[column]
+        if isinstance(movie_ids, str):
+            out["portraits"] = self.portraits(movie_ids, characters)
+        else:
+            out["portraits"] = [self.portraits(m, c) for m, c in zip(movie_ids, characters)]
+        return out
