@@ -1,0 +1,35 @@
+# `make demo` and `make test` do all set-up (FFmpeg, .venv, the package) on a fresh machine.
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+OUT     ?= demo-output
+RELEASE ?=
+VIDEOS  ?=
+
+.PHONY: setup demo test test-fast style quality benchmark clean
+
+$(VENV)/.installed: pyproject.toml scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/movie101v2 demo --out $(OUT) $(if $(RELEASE),--release $(RELEASE)) $(if $(VIDEOS),--videos $(VIDEOS))
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+style: setup
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+quality: setup
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+benchmark: setup
+	$(BIN)/python benchmarks/clip_sampling.py
+
+clean:
+	rm -rf $(OUT) benchmarks/output .pytest_cache

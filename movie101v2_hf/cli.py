@@ -1,0 +1,174 @@
+"""The `movie101v2` command line: one subcommand per job, each with `register` and `run`.
+
+    movie101v2 prepare --release DIR --out DIR [--videos DIR | --video-base URL]
+    movie101v2 push-dataset DIR --repo-id ORG/NAME
+    movie101v2 mini-release OUT
+    movie101v2 demo [--release DIR --videos DIR]
+    movie101v2 env
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import Movie101v2Error
+
+CONFIG_NAMES = ("en", "zh", "bilingual", "en-short", "zh-short", "movies")  # kept in step with builder.CONFIG_LAYOUT
+
+
+class Prepare:
+    help = "Turn a copy of the Movie101v2 release into a script-free Hugging Face dataset folder."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--release", required=True, help="Root of a copy of the Movie101 repository "
+                            "(the folder holding Movie101v2/), or its Movie101v2/data folder.")  # fmt: skip
+        parser.add_argument("--out", required=True, help="Folder to write (Parquet shards and a README).")
+        videos = parser.add_mutually_exclusive_group()
+        videos.add_argument("--videos", help="Folder of <movie_id>.mp4; clip rows then carry a `video` column.")
+        videos.add_argument("--video-base", help="URL or hf:// prefix holding <movie_id>.mp4 (clips stream from it).")
+        parser.add_argument("--configs", nargs="+", choices=CONFIG_NAMES, help="Configs to build (default: all).")
+        parser.add_argument("--split-file", help="A public_split.json to use instead of the release's own.")
+        parser.add_argument("--overwrite", action="store_true", help="Replace --out if it exists.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .dataset import prepare_dataset
+
+        prepared = prepare_dataset(
+            args.release, args.out, videos=args.videos, video_base=args.video_base, configs=args.configs,
+            split_file=args.split_file, overwrite=args.overwrite,
+        )  # fmt: skip
+        for name, splits in prepared.counts.items():
+            print(f"{name:<10} " + "  ".join(f"{split}={count:,}" for split, count in splits.items()))
+        print(f'Wrote {prepared.path}. Load it with: datasets.load_dataset("{prepared.path}", "en")')
+        return 0
+
+
+class PushDataset:
+    help = "Upload a prepared folder to a Hub dataset repo (token from `hf auth login` or HF_TOKEN)."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("folder", help="A folder written by `movie101v2 prepare`.")
+        parser.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo (created if missing).")
+        parser.add_argument("--private", action="store_true", help="Create the repo as private.")
+        parser.add_argument("--revision", help="Branch to push to.")
+        parser.add_argument("--commit-message", help="Commit message.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .hub import push_dataset
+
+        url = push_dataset(
+            args.folder, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message
+        )
+        print(f'Pushed: {url}\nLoad it with: datasets.load_dataset("{args.repo_id}", "en")')
+        return 0
+
+
+class MiniRelease:
+    help = "Generate the synthetic mini-release (FFmpeg-made movies, narration, meta, portraits)."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("out", help="Folder to write; use it as --release. Movies go to OUT/videos.")
+        parser.add_argument("--duration", type=int, default=60, help="Seconds per movie (default: 60).")
+        parser.add_argument("--seed", type=int, default=0, help="Seed of the narration text (default: 0).")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .synthetic import make_mini_release
+
+        out = make_mini_release(args.out, duration=args.duration, seed=args.seed)
+        print(f"Wrote {out}. Next: movie101v2 prepare --release {out} --videos {out / 'videos'} --out DIR")
+        return 0
+
+
+class Demo:
+    help = "Prepare, load, sample clip frames and write a contact sheet (the mini-release unless --release)."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--release", help="A copy of the real release (default: generate the mini-release).")
+        parser.add_argument("--videos", help="Folder of <movie_id>.mp4 for --release.")
+        parser.add_argument("--out", default="demo-output", help="Output folder (default: demo-output).")
+        parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+        parser.add_argument("--num-clips", type=int, default=4, help="Clips on the contact sheet (default: 4).")
+        parser.add_argument("--num-frames", type=int, default=8, help="Frames per clip (default: 8).")
+        parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (default: 2).")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .demo import run_demo
+
+        if args.videos and not args.release:
+            raise SystemExit("--videos needs --release (the mini-release brings its own movies).")
+        run_demo(
+            args.out, release=args.release, videos=args.videos, split=args.split, num_clips=args.num_clips,
+            num_frames=args.num_frames, num_workers=args.num_workers,
+        )  # fmt: skip
+        return 0
+
+
+class Env:
+    help = "Print versions of the package and its dependencies, for bug reports."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        pass
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        import platform
+        import shutil
+        from importlib.metadata import PackageNotFoundError, version
+
+        print(f"movie101v2-hf: {__version__}\nPython: {platform.python_version()} ({platform.platform()})")
+        for package in ("datasets", "huggingface_hub", "pyarrow", "torch", "torchvision", "torchcodec", "transformers",
+                        "trl", "peft", "accelerate", "evaluate", "vllm", "insightface", "onnxruntime"):  # fmt: skip
+            try:
+                print(f"{package}: {version(package)}")
+            except PackageNotFoundError:
+                print(f"{package}: not installed")
+        print(f"ffmpeg: {shutil.which('ffmpeg') or 'not found'}")
+        return 0
+
+
+COMMANDS = {"prepare": Prepare, "push-dataset": PushDataset, "mini-release": MiniRelease, "demo": Demo, "env": Env}
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The `movie101v2` argument parser with all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="movie101v2",
+        description="Movie101v2 movie narration (audio description) benchmark on the Hugging Face stack.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log debug messages.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
+        command.register(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `movie101v2` console script; returns the exit status."""
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except (Movie101v2Error, FileNotFoundError, FileExistsError, ValueError) as err:
+        # Our errors name the file, line or id and the fix: a traceback would only bury that.
+        print(f"movie101v2 {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
