@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-from datasets import Features, Image, List, Value, Video
+from datasets import Features, Image, Value
+
+try:  # datasets >= 4
+    from datasets import List
+except ImportError:  # script-era datasets: a Sequence of a Value is a list
+    from datasets import Sequence as List
+try:
+    from datasets import Video
+except ImportError:  # datasets < 3.3 has no Video feature: keep the movie's path as a string
+    Video = None
 
 from .release import LANGUAGES, SPLITS, Release
 
@@ -72,7 +81,7 @@ def clip_features(languages: tuple[str, ...], *, with_video: bool) -> Features:
         features[f"prev_narration{suffix}"] = Value("string")
     features["prev_end"] = Value("float64")
     if with_video:
-        features["video"] = Video()
+        features["video"] = Video() if Video is not None else Value("string")
     return Features(features)
 
 
@@ -86,7 +95,8 @@ MOVIE_FEATURES = Features(
         "director": List(Value("string")),
         "area": List(Value("string")),
         "url": Value("string"),
-        "cast": List(
+        # a Python list of a dict is a list of structs in every `datasets` version
+        "cast": [
             {
                 "actor_id": Value("string"),
                 "actor": Value("string"),
@@ -94,7 +104,7 @@ MOVIE_FEATURES = Features(
                 "role_en": Value("string"),
                 "portrait": Image(),
             }
-        ),
+        ],
     }
 )
 

@@ -1,0 +1,123 @@
+"""Shared fixtures: the real sample release, a generated mini-release, frame-indexed movies, a range-capable
+HTTP server on loopback. Nothing here reaches the network."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the network: set before `huggingface_hub` reads its constants.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+
+SAMPLE_RELEASE = Path(__file__).resolve().parents[1] / ".." / "shared" / "movie101v2-sample"
+SAMPLE_MOVIES = ["6963491699926499871", "6965779678749524488", "7042313900221694500", "iqy-17247000500"]
+
+
+@pytest.fixture(scope="session")
+def sample_release() -> Path:
+    """The four real movies of `../shared/movie101v2-sample`, read-only."""
+    if not (SAMPLE_RELEASE / "Movie101v2" / "data").is_dir():
+        pytest.skip(f"the real release sample is not at {SAMPLE_RELEASE.resolve()} (CI has it beside the clone)")
+    return SAMPLE_RELEASE.resolve()
+
+
+@pytest.fixture
+def sample_copy(sample_release, tmp_path) -> Path:
+    """A writable copy of the sample release, for tests that break it on purpose."""
+    copy = tmp_path / "release"
+    shutil.copytree(sample_release, copy)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def mini_release(tmp_path_factory) -> Path:
+    """A generated mini-release with 30-second movies in `<root>/videos`."""
+    from movie101v2_hf.synthetic import make_mini_release
+
+    return make_mini_release(tmp_path_factory.mktemp("mini") / "release", duration=30)
+
+
+@pytest.fixture(scope="session")
+def mini_prepared(mini_release, tmp_path_factory) -> Path:
+    """The mini-release prepared with `--videos`."""
+    from movie101v2_hf.dataset import prepare_dataset
+
+    out = tmp_path_factory.mktemp("prepared") / "movie101v2"
+    prepare_dataset(mini_release, out, videos=mini_release / "videos", show_progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def indexed_movie(tmp_path_factory) -> Path:
+    """A 12-second 10 fps movie whose frame i carries the index i (see `synthetic.read_frame_index`)."""
+    from movie101v2_hf.synthetic import make_movie
+
+    return make_movie(tmp_path_factory.mktemp("movies") / "m.mp4", duration=12, fps=10, width=160, height=96)
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with HTTP Range support (the stdlib handler ignores Range), counting bytes sent."""
+
+    bytes_sent = 0
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def send_head(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return None
+        size = os.path.getsize(path)
+        start, end = 0, size - 1
+        header = self.headers.get("Range")
+        if header and header.startswith("bytes="):
+            first, _, last = header[6:].partition("-")
+            start = int(first) if first else size - int(last)
+            end = min(int(last), size - 1) if first and last else end
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            self.send_response(200)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Content-Type", "video/mp4")
+        self.end_headers()
+        handle = open(path, "rb")
+        handle.seek(start)
+        self._remaining = end - start + 1
+        return handle
+
+    def copyfile(self, source, outputfile):
+        remaining = self._remaining
+        while remaining > 0:
+            chunk = source.read(min(1 << 16, remaining))
+            if not chunk:
+                break
+            outputfile.write(chunk)
+            remaining -= len(chunk)
+            type(self).bytes_sent += len(chunk)
+
+
+@pytest.fixture
+def http_server():
+    """Serve a folder over HTTP on 127.0.0.1 with range requests; yields (make_url, handler class)."""
+    servers = []
+
+    def serve(folder: Path) -> tuple[str, type[_RangeHandler]]:
+        handler = type("Handler", (_RangeHandler,), {"bytes_sent": 0})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler(*a, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", handler
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
