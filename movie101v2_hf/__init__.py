@@ -26,6 +26,7 @@ _EXPORTS = {
     "prepare_dataset": "dataset",
     "PortraitAttacher": "dataset",
     "ClipSampler": "video",
+    "collate_clips": "video",
     "make_mini_release": "synthetic",
     "make_movie": "synthetic",
     "push_dataset": "hub",

@@ -160,7 +160,9 @@ class Movie101v2Builder(datasets.GeneratorBasedBuilder):
     def _info(self) -> datasets.DatasetInfo:
         config = self.config
         features = (
-            MOVIE_FEATURES if config.kind == "movies" else clip_features(config.languages, with_video=config.with_video)
+            MOVIE_FEATURES
+            if config.kind == "movies"
+            else clip_features(config.languages, with_video=config.with_video)
         )
         return datasets.DatasetInfo(
             description=_DESCRIPTION, features=features, homepage=_HOMEPAGE, license=_LICENSE, citation=CITATION

@@ -1,10 +1,10 @@
 """The `movie101v2` command line: one subcommand per job, each with `register` and `run`.
 
-    movie101v2 prepare --release DIR --out DIR [--videos DIR | --video-base URL]
-    movie101v2 push-dataset DIR --repo-id ORG/NAME
-    movie101v2 mini-release OUT
-    movie101v2 demo [--release DIR --videos DIR]
-    movie101v2 env
+movie101v2 prepare --release DIR --out DIR [--videos DIR | --video-base URL]
+movie101v2 push-dataset DIR --repo-id ORG/NAME
+movie101v2 mini-release OUT
+movie101v2 demo [--release DIR --videos DIR]
+movie101v2 env
 """
 
 from __future__ import annotations
@@ -161,7 +161,9 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `movie101v2` console script; returns the exit status."""
     args = make_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.run(args)
     except (Movie101v2Error, FileNotFoundError, FileExistsError, ValueError) as err:

@@ -102,7 +102,9 @@ def prepare_dataset(
         raise ValueError("Give --videos or --video-base, not both.")
     out = Path(out).expanduser()
     if out.exists() and not overwrite and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty. Pass --overwrite to replace it, or choose another --out.")
+        raise FileExistsError(
+            f"{out} exists and is not empty. Pass --overwrite to replace it, or choose another --out."
+        )
     config_kwargs = {
         "data_dir": str(release),
         "video_dir": str(videos) if videos is not None else None,
@@ -207,7 +209,9 @@ def dataset_card(manifest: dict[str, Any]) -> str:
     default = DEFAULT_CONFIG if DEFAULT_CONFIG in counts else next(iter(counts))
     table = ["| config | train | validation | test | total |", "|---|---|---|---|---|"]
     for name, splits in counts.items():
-        table.append(f"| `{name}` | " + " | ".join(f"{splits.get(s, 0):,}" for s in SPLITS) + f" | {sum(splits.values()):,} |")
+        table.append(
+            f"| `{name}` | " + " | ".join(f"{splits.get(s, 0):,}" for s in SPLITS) + f" | {sum(splits.values()):,} |"
+        )
     movies = manifest["movies"]
     video_note = (
         f"Clip rows carry a `video` column pointing at the full-length movie (`{manifest['video_source']}`); "

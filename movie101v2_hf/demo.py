@@ -6,6 +6,7 @@ it works on a fresh machine; with `--release DIR --videos DIR` it runs the same 
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -47,14 +48,20 @@ def run_demo(
     for name, splits in prepared.counts.items():
         print(f"  {name:<10} " + "  ".join(f"{s}={n:,}" for s, n in splits.items()))
 
-    clips = load_dataset(str(dataset_dir), "en", split=split)
+    # A cache of our own, rebuilt each run: `datasets` keys a local folder's cache by its name, not its
+    # files, so a re-prepared folder could otherwise be served from a stale cache.
+    cache_dir = out / "hf-cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    clips = load_dataset(str(dataset_dir), "en", split=split, cache_dir=str(cache_dir))
     stream = load_dataset(str(dataset_dir), "en", split=split, streaming=True)
     first_streamed = next(iter(stream))
     if first_streamed["clip_id"] != clips[0]["clip_id"]:
         raise RuntimeError(f"streaming gave {first_streamed['clip_id']} first, map-style {clips[0]['clip_id']}")
     print(f"\nLoaded `en` {split}: {len(clips):,} clips from {len(set(clips['movie_id']))} movies (streaming agrees).")
     example = clips[0]
-    print(f"  {example['clip_id']}  [{example['start']:.0f}s-{example['end']:.0f}s]  characters={example['characters']}")
+    print(
+        f"  {example['clip_id']}  [{example['start']:.0f}s-{example['end']:.0f}s]  characters={example['characters']}"
+    )
     print(f"  {example['narration'][:160]}")
 
     summary: dict[str, Any] = {"dataset": str(dataset_dir), "counts": prepared.counts}
@@ -64,7 +71,9 @@ def run_demo(
 
     sampler = ClipSampler(num_frames=num_frames, size=(180, 320))
     subset = sampler.apply(clips.select(range(min(num_clips, len(clips)))))
-    loader = torch.utils.data.DataLoader(subset, batch_size=1, num_workers=num_workers, collate_fn=lambda rows: rows[0])
+    loader = torch.utils.data.DataLoader(
+        subset, batch_size=1, num_workers=num_workers, collate_fn=lambda rows: rows[0]
+    )
     began = time.perf_counter()
     sampled = list(loader)
     elapsed = time.perf_counter() - began

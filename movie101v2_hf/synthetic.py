@@ -225,7 +225,9 @@ def make_mini_release(
         for kind, rows in (("short", segments), ("long", paragraphs)):
             for language, column in (("en", 2), ("zh", 3)):
                 lines = [f"{_hms(row[0])}|{_hms(row[1])}|{row[column]}\n" for row in rows]
-                _write_text(data / "narration" / f"{NARRATION_SETS[kind]}-{language}" / f"{movie_id}.txt", "".join(lines))
+                _write_text(
+                    data / "narration" / f"{NARRATION_SETS[kind]}-{language}" / f"{movie_id}.txt", "".join(lines)
+                )
         make_movie(videos / f"{movie_id}.mp4", duration=duration, fps=fps)
     _write_text(out / SPLIT_FILE_IN_REPO, json.dumps(split_lists, indent=4))
     return out

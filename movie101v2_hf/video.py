@@ -55,6 +55,7 @@ class ClipSampler:
         end_tolerance (`float`, defaults to 1.0): seconds a clip may end past the movie's end (annotations
             are rounded to whole seconds); frames past the end are taken from the last moment.
         max_open_decoders (`int`, defaults to 4): decoders kept open per process, least recently used dropped.
+        remote_block_size (`int`, defaults to 1 MiB): bytes per HTTP range request for movies at a URL or `hf://`.
 
     Returns (from `__call__`):
         the example or batch with `frames` (uint8 tensor, T x C x H x W) and `frame_timestamps` (float64
@@ -73,6 +74,7 @@ class ClipSampler:
     size: tuple[int, int] | None = None
     end_tolerance: float = 1.0
     max_open_decoders: int = 4
+    remote_block_size: int = 1 << 20
     video_column: str = "video"
     _decoders: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False)
     _pid: int = field(default_factory=os.getpid, init=False, repr=False)
@@ -142,7 +144,9 @@ class ClipSampler:
         try:
             batch = decoder.get_frames_played_at(seconds=[min(t, last) for t in times])
         except RuntimeError as err:
-            raise ClipDecodeError(f"decoding failed: {err}", clip_id=clip_id, video=name) from err
+            raise ClipDecodeError(
+                f"decoding failed; the file may be corrupt or incomplete: {err}", clip_id=clip_id, video=name
+            ) from err
         return batch.data, torch.tensor(times, dtype=torch.float64)
 
     def _decoder(self, video: Any, clip_id: str | None) -> tuple[Any, str]:
@@ -192,7 +196,7 @@ class ClipSampler:
 
             try:
                 # Range requests: only the container index and the clip's packets are fetched.
-                handle = fsspec.open(path, "rb", block_size=1 << 20).open()
+                handle = fsspec.open(path, "rb", block_size=self.remote_block_size).open()
             except (FileNotFoundError, OSError) as err:
                 raise ClipDecodeError(f"cannot open the remote movie: {err}", clip_id=clip_id, video=path) from err
             source = handle
@@ -271,3 +275,23 @@ class ClipSampler:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._pid = os.getpid()
+
+
+def collate_clips(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A DataLoader `collate_fn` for sampled clips.
+
+    Frames are stacked into B x T x C x H x W when every clip has the same shape (`num_frames` mode)
+    and kept as a list otherwise (`fps` mode); every other column becomes a list, `None`s included
+    (a movie's first clip has no `prev_narration`, which torch's default collate rejects).
+
+    Example:
+        >>> loader = DataLoader(sampler.apply(ds), batch_size=8, num_workers=2, collate_fn=collate_clips)  # doctest: +SKIP
+    """
+    import torch
+
+    batch: dict[str, Any] = {key: [row[key] for row in rows] for key in rows[0]}
+    for key in ("frames", "frame_timestamps"):
+        values = batch.get(key)
+        if values and all(v.shape == values[0].shape for v in values):
+            batch[key] = torch.stack(values)
+    return batch

@@ -19,6 +19,15 @@ SAMPLE_RELEASE = Path(__file__).resolve().parents[1] / ".." / "shared" / "movie1
 SAMPLE_MOVIES = ["6963491699926499871", "6965779678749524488", "7042313900221694500", "iqy-17247000500"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_datasets_cache(tmp_path_factory, monkeypatch):
+    # datasets 5.2 keys the cache of a local folder by its name and config, not by its files' mtimes: two
+    # prepared folders both called "out" would share a cache entry. Each test gets its own cache.
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets-cache"))
+
+
 @pytest.fixture(scope="session")
 def sample_release() -> Path:
     """The four real movies of `../shared/movie101v2-sample`, read-only."""

@@ -149,7 +149,9 @@ def test_prepare_with_missing_videos(sample_release, tmp_path):
 
 def test_video_base_rows_point_at_urls(sample_release, tmp_path):
     out = tmp_path / "out"
-    prepare_dataset(sample_release, out, video_base="hf://datasets/org/movies/videos/", configs=["en"], show_progress=False)
+    prepare_dataset(
+        sample_release, out, video_base="hf://datasets/org/movies/videos/", configs=["en"], show_progress=False
+    )
     from datasets import Video
 
     ds = load_dataset(str(out), "en", split="test").cast_column("video", Video(decode=False))

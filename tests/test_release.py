@@ -31,7 +31,9 @@ def test_packaged_split_matches_the_release_copy(sample_release, sample_copy):
     shutil.rmtree(sample_copy / "Movie101v1")
     data_only = Release(sample_copy / "Movie101v2" / "data")
     assert data_only.split_source == "package"
-    assert {m: data_only.split_of(m) for m in SAMPLE_MOVIES} == {m: Release(sample_release).split_of(m) for m in SAMPLE_MOVIES}
+    assert {m: data_only.split_of(m) for m in SAMPLE_MOVIES} == {
+        m: Release(sample_release).split_of(m) for m in SAMPLE_MOVIES
+    }
     assert data_only.split_of("never-listed") == "train"
 
 
@@ -158,7 +160,7 @@ def test_bad_year_and_json(sample_copy):
     data = json.loads(meta.read_text("utf-8"))
     data["year"] = "twenty"
     meta.write_text(json.dumps(data), "utf-8")
-    with pytest.raises(ReleaseFormatError, match='"year" is \'twenty\''):
+    with pytest.raises(ReleaseFormatError, match="\"year\" is 'twenty'"):
         Release(sample_copy).movie("iqy-17247000500")
     meta.write_text("{\n  oops", "utf-8")
     with pytest.raises(ReleaseFormatError, match="not valid JSON") as info:
