@@ -215,8 +215,8 @@ def make_mini_release(
         for number, start in enumerate(range(2, duration - 4, 5)):
             end = start if number == 3 else start + rng.randint(2, 4)  # one zero-length segment, as in the release
             en, zh = _segment_texts(rng, cast)
-            if rng.random() < 0.15:
-                en = en.replace("[", "").replace("]", "")  # the English line lost its markers
+            if number == 1 or rng.random() < 0.1:
+                en = en.replace("[", "").replace("]", "")  # the English line lost its markers, as ~11% do
             segments.append((start, end, en, zh))
         paragraphs = [
             (pair[0][0], pair[-1][1], " ".join(s[2] for s in pair), "".join(s[3] for s in pair))

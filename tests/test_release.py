@@ -171,3 +171,21 @@ def test_bad_year_and_json(sample_copy):
 def test_not_a_release(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a Movie101v2 release"):
         Release(tmp_path)
+
+
+def test_mini_release_has_the_real_layout_and_quirks(mini_release):
+    release = Release(mini_release)
+    assert release.split_source.endswith("public_split.json")
+    assert {split: release.movies_in_split(split) for split in ("train", "validation", "test")} == {
+        "train": ["mini-0001", "mini-0002"],
+        "validation": ["mini-0003"],
+        "test": ["mini-0004"],
+    }
+    assert release.movie("mini-0001").year == 2019 and release.movie("mini-0002").genre == ()
+    short = [clip for movie_id in release.movie_ids for clip in release.clips(movie_id, "short")]
+    assert any(clip.start == clip.end for clip in short)
+    lost = [c for c in short if not c.narrations["en"].marked_names and c.narrations["zh"].marked_names]
+    assert lost and all(c.characters["en"] for c in lost)
+    for movie_id in release.movie_ids:
+        assert (mini_release / "videos" / f"{movie_id}.mp4").is_file()
+        assert len(list((release.portrait_dir / movie_id).glob("*.jpeg"))) == len(release.movie(movie_id).cast) + 1
