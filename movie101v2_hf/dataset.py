@@ -30,6 +30,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from datasets.info import DatasetInfo, DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
 
 from . import __version__
 from .builder import CITATION, CONFIG_LAYOUT, DEFAULT_CONFIG, Movie101v2Builder
@@ -118,11 +120,13 @@ def prepare_dataset(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         result = PreparedDataset(path=out, video_source=str(videos) if videos is not None else video_base)
+        infos: dict[str, DatasetInfo] = {}
         for name in configs:
             builder = Movie101v2Builder(config_name=name, **config_kwargs)
             features = builder.info.features
             movie_ids = builder.split_movie_ids()
             result.counts[name] = {}
+            splits, download_size = SplitDict(), 0
             with tqdm(total=sum(map(len, movie_ids.values())), desc=f"prepare {name}", unit="movie",
                       disable=not show_progress) as progress:  # fmt: skip
                 for split in SPLITS:
@@ -132,8 +136,15 @@ def prepare_dataset(
                         progress.update()
                     if rows:
                         rows_per_shard = ROWS_PER_SHARD.get(name, DEFAULT_ROWS_PER_SHARD)
-                        _write_shards(staging / name, split, rows, features, rows_per_shard)
+                        num_bytes, parquet_bytes = _write_shards(staging / name, split, rows, features, rows_per_shard)
+                        splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=len(rows)))
+                        download_size += parquet_bytes
                     result.counts[name][split] = len(rows)
+            dataset_size = sum(split.num_bytes for split in splits.values())
+            infos[name] = DatasetInfo(
+                features=features, splits=splits, download_size=download_size, dataset_size=dataset_size
+            )
+            infos[name].config_name = name
         release_info = builder.release
         manifest = {
             "package_version": __version__,
@@ -145,7 +156,7 @@ def prepare_dataset(
             "movies": {split: len(release_info.movies_in_split(split)) for split in SPLITS},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (staging / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
+        (staging / "README.md").write_text(dataset_card(manifest, infos), encoding="utf-8")
         os.chmod(staging, 0o755)  # mkdtemp makes it private
         if out.exists():
             shutil.rmtree(out)
@@ -168,44 +179,51 @@ def _check_videos(builder: Movie101v2Builder, videos: Path) -> None:
         )
 
 
-def _write_shards(folder: Path, split: str, rows: list[dict[str, Any]], features: Any, rows_per_shard: int) -> None:
+def _write_shards(
+    folder: Path, split: str, rows: list[dict[str, Any]], features: Any, rows_per_shard: int
+) -> tuple[int, int]:
+    """Write `rows` as Parquet shards; return (Arrow bytes, Parquet bytes) for the card's `dataset_info`."""
     folder.mkdir(parents=True, exist_ok=True)
     num_shards = max(1, -(-len(rows) // rows_per_shard))
+    arrow_bytes = parquet_bytes = 0
     for shard in range(num_shards):
         chunk = rows[shard * rows_per_shard : (shard + 1) * rows_per_shard]
         batch = features.encode_batch({column: [row[column] for row in chunk] for column in features})
         # the schema carries the `datasets` features (Video, Image, List) in its metadata
         table = pa.Table.from_pydict(batch, schema=features.arrow_schema)
-        pq.write_table(table, folder / f"{split}-{shard:05d}-of-{num_shards:05d}.parquet")
+        path = folder / f"{split}-{shard:05d}-of-{num_shards:05d}.parquet"
+        pq.write_table(table, path)
+        arrow_bytes += table.nbytes
+        parquet_bytes += path.stat().st_size
+    return arrow_bytes, parquet_bytes
 
 
-def dataset_card(manifest: dict[str, Any]) -> str:
-    """The README of a prepared folder: YAML header with the `configs:` block, then the card."""
+def dataset_card(manifest: dict[str, Any], infos: dict[str, DatasetInfo]) -> str:
+    """The README of a prepared folder: YAML header (`configs:` and `dataset_info:`), then the card.
+
+    `dataset_info` (features, row and byte counts per split) is what `datasets` hashes to key its cache
+    of a local folder, so a folder re-prepared with other content is not served from a stale cache.
+    """
+    import yaml
+
     counts: dict[str, dict[str, int]] = manifest["counts"]
-    lines = [
-        "---",
-        "license: cc-by-4.0",
-        "language:",
-        "- en",
-        "- zh",
-        "pretty_name: Movie101v2",
-        "task_categories:",
-        "- video-text-to-text",
-        "tags:",
-        "- audio-description",
-        "- movie-narration",
-        "- video-captioning",
-        "configs:",
-    ]
-    for name, splits in counts.items():
-        lines.append(f"- config_name: {name}")
-        if name == DEFAULT_CONFIG:
-            lines.append("  default: true")
-        lines.append("  data_files:")
-        for split, count in splits.items():
-            if count:
-                lines += [f"  - split: {split}", f"    path: {name}/{split}-*.parquet"]
-    lines.append("---")
+    header: dict[str, Any] = {
+        "license": "cc-by-4.0",
+        "language": ["en", "zh"],
+        "pretty_name": "Movie101v2",
+        "task_categories": ["video-text-to-text"],
+        "tags": ["audio-description", "movie-narration", "video-captioning"],
+        "configs": [
+            {
+                "config_name": name,
+                **({"default": True} if name == DEFAULT_CONFIG else {}),
+                "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s, count in splits.items() if count],
+            }
+            for name, splits in counts.items()
+        ],
+    }
+    DatasetInfosDict(infos).to_dataset_card_data(header)
+    lines = ["---", yaml.safe_dump(header, sort_keys=False, allow_unicode=True).rstrip(), "---"]
     default = DEFAULT_CONFIG if DEFAULT_CONFIG in counts else next(iter(counts))
     table = ["| config | train | validation | test | total |", "|---|---|---|---|---|"]
     for name, splits in counts.items():

@@ -6,7 +6,6 @@ it works on a fresh machine; with `--release DIR --videos DIR` it runs the same 
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -48,11 +47,7 @@ def run_demo(
     for name, splits in prepared.counts.items():
         print(f"  {name:<10} " + "  ".join(f"{s}={n:,}" for s, n in splits.items()))
 
-    # A cache of our own, rebuilt each run: `datasets` keys a local folder's cache by its name, not its
-    # files, so a re-prepared folder could otherwise be served from a stale cache.
-    cache_dir = out / "hf-cache"
-    shutil.rmtree(cache_dir, ignore_errors=True)
-    clips = load_dataset(str(dataset_dir), "en", split=split, cache_dir=str(cache_dir))
+    clips = load_dataset(str(dataset_dir), "en", split=split)
     stream = load_dataset(str(dataset_dir), "en", split=split, streaming=True)
     first_streamed = next(iter(stream))
     if first_streamed["clip_id"] != clips[0]["clip_id"]:

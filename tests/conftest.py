@@ -21,8 +21,7 @@ SAMPLE_MOVIES = ["6963491699926499871", "6965779678749524488", "7042313900221694
 
 @pytest.fixture(autouse=True)
 def _fresh_datasets_cache(tmp_path_factory, monkeypatch):
-    # datasets 5.2 keys the cache of a local folder by its name and config, not by its files' mtimes: two
-    # prepared folders both called "out" would share a cache entry. Each test gets its own cache.
+    # Each test gets its own `datasets` cache, so that no test reads what another one prepared.
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets-cache"))

@@ -156,3 +156,11 @@ def test_video_base_rows_point_at_urls(sample_release, tmp_path):
 
     ds = load_dataset(str(out), "en", split="test").cast_column("video", Video(decode=False))
     assert ds[0]["video"]["path"] == "hf://datasets/org/movies/videos/6965779678749524488.mp4"
+
+
+def test_reprepared_folder_is_not_served_from_a_stale_cache(sample_release, tmp_path):
+    out = tmp_path / "out"
+    prepare_dataset(sample_release, out, configs=["en"], show_progress=False)
+    assert "video" not in load_dataset(str(out), "en", split="test").column_names
+    prepare_dataset(sample_release, out, configs=["en"], video_base="https://x/m", overwrite=True, show_progress=False)
+    assert "video" in load_dataset(str(out), "en", split="test").column_names
