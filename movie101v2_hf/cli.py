@@ -43,8 +43,7 @@ class Prepare:
             args.release, args.out, videos=args.videos, video_base=args.video_base, configs=args.configs,
             split_file=args.split_file, overwrite=args.overwrite,
         )  # fmt: skip
-        for name, splits in prepared.counts.items():
-            print(f"{name:<10} " + "  ".join(f"{split}={count:,}" for split, count in splits.items()))
+        print(prepared.summary())
         print(f'Wrote {prepared.path}. Load it with: datasets.load_dataset("{prepared.path}", "en")')
         return 0
 

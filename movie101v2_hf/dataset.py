@@ -53,6 +53,13 @@ class PreparedDataset:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     video_source: str | None = None
 
+    def summary(self) -> str:
+        """One line per config with its rows per split, as the CLI prints it."""
+        return "\n".join(
+            f"{name:<10} " + "  ".join(f"{split}={count:,}" for split, count in splits.items())
+            for name, splits in self.counts.items()
+        )
+
     def __repr__(self) -> str:
         configs = ", ".join(f"{name}: {sum(splits.values())}" for name, splits in self.counts.items())
         return f"PreparedDataset(path={str(self.path)!r}, rows={{{configs}}}, video_source={self.video_source!r})"
@@ -326,10 +333,10 @@ class PortraitAttacher:
         if movie_id not in self._cast:
             raise KeyError(f"Movie {movie_id!r} is not in the `movies` rows given to PortraitAttacher.")
         cast = self._cast[movie_id]
-        wanted = [entry for name in characters for entry in cast if entry[0] == name]
+        chosen = [i for name in characters for i, (role, _) in enumerate(cast) if role == name]
         if not self.only_characters:
-            wanted += [entry for entry in cast if entry not in wanted]
-        return [{"name": name, "image": image} for name, image in wanted[: self.max_portraits]]
+            chosen += [i for i in range(len(cast)) if i not in chosen]
+        return [{"name": cast[i][0], "image": cast[i][1]} for i in chosen[: self.max_portraits]]
 
     def __call__(self, example_or_batch: dict[str, Any]) -> dict[str, Any]:
         out = dict(example_or_batch)

@@ -44,8 +44,7 @@ def run_demo(
     dataset_dir = out / "dataset"
     prepared = prepare_dataset(release, dataset_dir, videos=videos, overwrite=True)
     print(f"\nPrepared {dataset_dir} ({MANIFEST} says what from):")
-    for name, splits in prepared.counts.items():
-        print(f"  {name:<10} " + "  ".join(f"{s}={n:,}" for s, n in splits.items()))
+    print(prepared.summary())
 
     clips = load_dataset(str(dataset_dir), "en", split=split)
     stream = load_dataset(str(dataset_dir), "en", split=split, streaming=True)
