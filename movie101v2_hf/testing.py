@@ -1,0 +1,132 @@
+"""Stand-ins for what cannot run everywhere, for tests, benchmarks and dry runs.
+
+`ScriptedJudgeServer` is a real OpenAI-compatible HTTP server on loopback that answers chat completions
+by rule instead of with a model: a fixed latency per request, and faults injected on demand (429, 500,
+slow replies past the client's timeout, garbage answers). Point `OpenAIJudge(base_url=server.url)` at it
+to exercise the whole judging path (concurrency, retries, parsing, cache) without a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def rule_based_answer(prompt: str) -> str:
+    """A valid judge answer for `prompt`: `3,4` for L1 prompts (they name the Environment aspect), `3` for L2."""
+    return "3,4" if ("Environment" in prompt or "环境" in prompt) else "3"
+
+
+class ScriptedJudgeServer:
+    """An OpenAI-compatible `/v1/chat/completions` server on 127.0.0.1 that answers by rule.
+
+    Args:
+        answer: maps the user message to the reply text (default: `rule_based_answer`).
+        latency: seconds each request takes before it is answered.
+        faults: what the next requests get, in order, before normal service: `"429"`, `"500"`,
+            `"slow"` (answers after `slow_seconds`), `"garbage"` (a reply no parser accepts), `"ok"`.
+        slow_seconds: how long a `"slow"` reply takes.
+
+    Example:
+        >>> with ScriptedJudgeServer(faults=["429"]) as server:  # doctest: +SKIP
+        ...     OpenAIJudge(model="judge", base_url=server.url).generate(["..."], metric="l2")
+        ['3']
+    """
+
+    def __init__(
+        self,
+        *,
+        answer: Callable[[str], str] = rule_based_answer,
+        latency: float = 0.0,
+        faults: Iterable[str] = (),
+        slow_seconds: float = 5.0,
+    ) -> None:
+        self.answer = answer
+        self.latency = latency
+        self.slow_seconds = slow_seconds
+        self.faults: deque[str] = deque(faults)
+        self.requests: list[dict[str, Any]] = []  # every request body, in arrival order
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The base URL to give an OpenAI client (`.../v1`)."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def _next_fault(self) -> str:
+        with self._lock:
+            return self.faults.popleft() if self.faults else "ok"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                if not self.path.endswith("/chat/completions"):
+                    return self._reply(404, {"error": {"message": f"unknown path {self.path}"}})
+                fault = server._next_fault()
+                if server.latency:
+                    time.sleep(server.latency)  # the simulated model's time per request
+                if fault == "429":
+                    return self._reply(429, {"error": {"message": "rate limited"}})
+                if fault == "500":
+                    return self._reply(500, {"error": {"message": "internal error"}})
+                if fault == "slow":
+                    time.sleep(server.slow_seconds)
+                content = body["messages"][-1]["content"]
+                if isinstance(content, list):  # OpenAI's content parts
+                    content = " ".join(part.get("text", "") for part in content)
+                text = "I cannot judge this." if fault == "garbage" else server.answer(content)
+                self._reply(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "model": body.get("model"),
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        ],
+                    },
+                )
+
+        return Handler
+
+    def start(self) -> ScriptedJudgeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ScriptedJudgeServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -1,0 +1,269 @@
+"""L1/L2 judging: prompts, parsing, the OpenAI backend against a real local server with faults, the cache and
+resume, the transformers backend with a tiny model, the vLLM backend's call (vLLM cannot run here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from movie101v2_hf.judge import (
+    ANSWER_REGEX,
+    Judge,
+    JudgmentCache,
+    OpenAIJudge,
+    PromptSet,
+    TransformersJudge,
+    VLLMJudge,
+    make_backend,
+    parse_l1,
+    parse_l2,
+)
+from movie101v2_hf.testing import ScriptedJudgeServer
+
+
+def _pairs(n):
+    return [f"candidate {i}" for i in range(n)], [f"reference {i}" for i in range(n)]
+
+
+# -- prompts and parsing ------------------------------------------------------------------------------------------
+
+
+def test_official_prompts_from_the_release(sample_release):
+    prompts = PromptSet.from_release(sample_release, "en")
+    assert prompts.official and prompts.version.startswith("official-en-")
+    template = (sample_release / "Movie101v2/evaluation/prompt/L1_en.txt").read_text("utf-8")
+    rendered = prompts.render("l1", reference="REF", candidate="CAND")
+    assert rendered == template.replace("<gt>", "REF").replace("<pred>", "CAND")
+    assert PromptSet.from_release(sample_release / "Movie101v2/evaluation/prompt", "zh").version.startswith(
+        "official-zh-"
+    )
+    assert PromptSet.from_release(sample_release, "zh").version != prompts.version
+
+
+def test_missing_official_prompts(tmp_path):
+    with pytest.raises(FileNotFoundError, match="L1_en.txt"):
+        PromptSet.from_release(tmp_path, "en")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_packaged_prompts(language):
+    prompts = PromptSet.packaged(language)
+    assert not prompts.official and prompts.version == f"movie101v2-hf-prompts-v1-{language}"
+    for metric in ("l1", "l2"):
+        text = prompts.render(metric, reference="<<R>>", candidate="<<C>>")
+        assert "<<R>>" in text and "<<C>>" in text and "<gt>" not in text and "<pred>" not in text
+        assert text.index("<<R>>") < text.index("<<C>>")
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [("3,5", (3, 5)), ("3, 5", (3, 5)), ("3，5", (3, 5)), (" 0,0\n", (0, 0)), ("Environment: 3, Characters: 5", (3, 5)),
+     ("Characters: 1, Environment: 4", (4, 1)), ("环境：2，人物：3", (2, 3)), ("4,2. The candidate misses the car.", (4, 2)),
+     ("**3,4**", (3, 4)), ("6,2", None), ("3", None), ("I cannot judge this.", None), ("", None)],
+)  # fmt: skip
+def test_parse_l1(answer, expected):
+    assert parse_l1(answer) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [("4", 4), (" 0 ", 0), ("Score: 3", 3), ("评分：5", 5), ("2. It misses the plot twist.", 2), ("3 - close", 3),
+     ("9", None), ("3,4", None), ("3.5", None), ("none", None)],
+)  # fmt: skip
+def test_parse_l2(answer, expected):
+    assert parse_l2(answer) == expected
+
+
+# -- the OpenAI-compatible backend ----------------------------------------------------------------------------------
+
+
+def test_openai_backend_survives_faults(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    faults = ["429", "500", "slow", "garbage"]
+    with ScriptedJudgeServer(faults=faults, slow_seconds=2.0) as server:
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, backoff=0.01, timeout=0.5)
+        result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l1", *_pairs(3))
+        assert result.num_failed == 0 and result.num_invalid == 0
+        assert result.per_sample == [{"env": 3, "char": 4}] * 3
+        assert result.scores == {"L1-Env": 60.0, "L1-Char": 80.0, "L1": 70.0}
+        # 429, 500 and the timed-out reply are retried; the garbage answer is asked once more
+        assert len(server.requests) == 3 + 3 + 1
+        assert result.judge_calls == 4
+        assert server.requests[0]["temperature"] == 0 and server.requests[0]["model"] == "judge"
+        assert server.headers[0]["Authorization"] == "Bearer sk-test-secret"
+    assert "sk-test-secret" not in repr(backend)
+
+
+def test_openai_backend_gives_up_on_a_sample_not_the_run():
+    def answer(prompt):
+        return "3" if "candidate 1" not in prompt else "nonsense"
+
+    with ScriptedJudgeServer(answer=answer, faults=["500"] * 3) as server:
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, backoff=0.01, max_retries=2)
+        cache = JudgmentCache(":memory:")
+        result = Judge(backend, PromptSet.packaged("en"), cache=cache, show_progress=False).score("l2", *_pairs(3))
+    # sample 0 failed three times (all retries spent); sample 1 answered nonsense twice: invalid, not 0
+    assert result.per_sample == [None, None, {"plot": 3}]
+    assert (result.num_failed, result.num_invalid) == (1, 1)
+    assert result.scores == {"L2": 60.0}
+    assert len(cache) == 2  # the failed sample is not cached: the next run asks again
+
+
+def test_concurrency_is_bounded_and_used():
+    with ScriptedJudgeServer(latency=0.2) as server:
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=8)
+        began = time.perf_counter()
+        answers = backend.generate(["p"] * 16, metric="l2")
+        elapsed = time.perf_counter() - began
+    assert answers == ["3"] * 16
+    assert 0.4 <= elapsed < 1.6  # two waves of 8, not 16 in a row (3.2 s) nor all at once (0.2 s)
+
+
+def test_structured_output_request():
+    with ScriptedJudgeServer() as server:
+        OpenAIJudge(model="judge", base_url=server.url, structured_output=True).generate(["Environment?"], metric="l1")
+    assert server.requests[0]["structured_outputs"] == {"regex": ANSWER_REGEX["l1"]}
+
+
+# -- cache and resume -------------------------------------------------------------------------------------------
+
+
+def test_rerun_is_served_from_the_cache(tmp_path):
+    predictions, references = _pairs(20)
+    with ScriptedJudgeServer() as server:
+        judge = Judge(
+            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("zh"),
+            cache=JudgmentCache(tmp_path / "cache.sqlite"), show_progress=False,
+        )  # fmt: skip
+        first = judge.score("l2", predictions, references)
+        asked = len(server.requests)
+        second = judge.score("l2", predictions, references)
+        assert len(server.requests) == asked == 20
+        assert second.per_sample == first.per_sample and second.judge_calls == 0
+        # another judge model or prompt version is another judgment
+        judge.prompts = PromptSet.packaged("en")
+        judge.score("l2", predictions[:2], references[:2])
+        assert len(server.requests) == 22
+
+
+def test_resume_after_a_killed_run(tmp_path):
+    cache_path = tmp_path / "cache.sqlite"
+    predictions, references = _pairs(40)
+    with ScriptedJudgeServer(latency=0.05) as server:
+        script = textwrap.dedent(f"""
+            from movie101v2_hf.judge import Judge, JudgmentCache, OpenAIJudge, PromptSet
+            predictions = [f"candidate {{i}}" for i in range(40)]
+            references = [f"reference {{i}}" for i in range(40)]
+            judge = Judge(OpenAIJudge(model="judge", base_url="{server.url}", concurrency=1),
+                          PromptSet.packaged("en"), cache=JudgmentCache({str(cache_path)!r}), chunk_size=2,
+                          show_progress=False)
+            judge.score("l1", predictions, references)
+        """)
+        run = subprocess.Popen([sys.executable, "-c", script])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until part of the work is committed, then kill the run
+            if cache_path.exists() and len(JudgmentCache(cache_path)) >= 10:
+                break
+            time.sleep(0.05)
+        run.kill()
+        run.wait()
+        done = len(JudgmentCache(cache_path))
+        assert 10 <= done < 40, "the run should have been killed midway"
+        result = Judge(
+            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"),
+            cache=JudgmentCache(cache_path), show_progress=False,
+        ).score("l1", predictions, references)  # fmt: skip
+    assert result.judge_calls == 40 - done
+    assert result.per_sample == [{"env": 3, "char": 4}] * 40
+
+
+# -- transformers and vLLM backends -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_causal_lm(tmp_path_factory):
+    """A tiny Llama with random weights and a tokenizer trained on the spot, saved to disk."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    corpus = [PromptSet.packaged(lang).render(m, reference="a b c", candidate="0 1 2 3 4 5 ,")
+              for lang in ("en", "zh") for m in ("l1", "l2")]  # fmt: skip
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.train_from_iterator(
+        corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>", "<s>", "</s>"])
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
+    fast.chat_template = (
+        "{% for m in messages %}<s>{{ m['content'] }}</s>{% endfor %}{% if add_generation_prompt %}<s>{% endif %}"
+    )
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         pad_token_id=fast.pad_token_id, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id)  # fmt: skip
+    path = tmp_path_factory.mktemp("tiny-judge")
+    LlamaForCausalLM(config).save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def test_transformers_backend_batches_like_single_prompts(tiny_causal_lm):
+    backend = TransformersJudge(model=str(tiny_causal_lm), batch_size=3, max_new_tokens=4, device="cpu")
+    prompts = [PromptSet.packaged("en").render("l2", reference="r" * k, candidate="c") for k in (1, 8, 30)]
+    batched = backend.generate(prompts, metric="l2")
+    assert len(batched) == 3 and all(isinstance(a, str) for a in batched)
+    assert [backend.generate([p], metric="l2")[0] for p in prompts] == batched  # left padding does not change answers
+
+
+def test_transformers_backend_in_the_judge(tiny_causal_lm):
+    backend = make_backend("transformers", str(tiny_causal_lm), batch_size=4, max_new_tokens=3, device="cpu")
+    result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l1", *_pairs(5))
+    assert result.backend == "transformers" and result.judge_model == str(tiny_causal_lm)
+    # a random model answers nonsense: each pair is asked twice, then counted invalid, never scored 0
+    valid = [s for s in result.per_sample if s is not None]
+    assert result.num_invalid == 5 - len(valid) and result.judge_calls == 5 + result.num_invalid
+    assert result.num_failed == 0
+
+
+def test_vllm_backend_requests_greedy_structured_output(monkeypatch):
+    # vLLM needs a GPU: its module is replaced by a recorder; everything around the call is real
+    import types
+
+    calls = {}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            calls["init"] = kwargs
+
+        def chat(self, conversations, params, use_tqdm):
+            calls["chat"] = (conversations, params)
+            return [types.SimpleNamespace(outputs=[types.SimpleNamespace(text="2,5")]) for _ in conversations]
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.__dict__.update(kwargs)
+
+    class StructuredOutputsParams:
+        def __init__(self, **kwargs):
+            self.__dict__.update(kwargs)
+
+    vllm = types.ModuleType("vllm")
+    vllm.LLM, vllm.SamplingParams = LLM, SamplingParams
+    sampling = types.ModuleType("vllm.sampling_params")
+    sampling.StructuredOutputsParams = StructuredOutputsParams
+    vllm.__spec__ = sampling.__spec__ = types.SimpleNamespace(name="vllm")  # so that find_spec sees it
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
+
+    backend = VLLMJudge(model="meta-llama/Llama-3.1-70B-Instruct", tensor_parallel_size=4)
+    result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l1", *_pairs(2))
+    assert result.per_sample == [{"env": 2, "char": 5}] * 2
+    assert calls["init"]["tensor_parallel_size"] == 4
+    conversations, params = calls["chat"]
+    assert conversations[0][0]["role"] == "user" and "candidate 0" in conversations[0][0]["content"]
+    assert params.temperature == 0 and params.structured_outputs.regex == "[0-5],[0-5]"
