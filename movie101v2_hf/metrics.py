@@ -1,0 +1,157 @@
+"""Classic captioning metrics for narrations: BLEU-1..4, METEOR, ROUGE-L, CIDEr, BERTScore, RoleF1.
+
+BLEU, METEOR, ROUGE-L and CIDEr are computed with pycocoevalcap, the reference implementation that
+captioning papers report. English is tokenized with its PTB tokenizer (lower-cased, punctuation removed);
+Chinese per character (punctuation and spaces removed), as Movie101 does. Both tokenizers and METEOR run
+on Java. All scores are reported x100.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import require
+
+
+def _check_pairs(predictions: Sequence[str], references: Sequence[Any]) -> None:
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} references; they must pair up.")
+    if not predictions:
+        raise ValueError("No predictions to score.")
+
+
+def tokenize(texts: Sequence[str], *, language: str) -> list[str]:
+    """Space-joined tokens as pycocoevalcap expects them.
+
+    Example:
+        >>> tokenize(["程勇走进店里。"], language="zh")
+        ['程 勇 走 进 店 里']
+    """
+    if language == "zh":
+        return [
+            " ".join(ch for ch in text if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
+            for text in texts
+        ]
+    if language != "en":
+        raise ValueError(f"Invalid language {language!r}; expected 'en' or 'zh'.")
+    _require_java()
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    tokenized = PTBTokenizer().tokenize({i: [{"caption": text}] for i, text in enumerate(texts)})
+    return [tokenized[i][0] for i in range(len(texts))]
+
+
+def _require_java() -> None:
+    import shutil
+
+    require("pycocoevalcap", extra="metrics", feature="BLEU, METEOR, ROUGE-L and CIDEr")
+    if shutil.which("java") is None:
+        raise FileNotFoundError(
+            "pycocoevalcap's PTB tokenizer and METEOR need Java on PATH. Install a JRE "
+            "(Debian/Ubuntu: `apt-get install -y default-jre-headless`)."
+        )
+
+
+def caption_scores(predictions: Sequence[str], references: Sequence[str], *, language: str = "en",
+                   meteor: bool = True) -> dict[str, float]:  # fmt: skip
+    """Corpus BLEU-1..4, METEOR, ROUGE-L and CIDEr (x100), one reference per prediction.
+
+    Example:
+        >>> caption_scores(["他 走 了"], ["他 走 了"], language="zh", meteor=False)["BLEU-1"]  # doctest: +SKIP
+        100.0
+    """
+    _check_pairs(predictions, references)
+    _require_java()
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    candidates, refs = tokenize(predictions, language=language), tokenize(references, language=language)
+    # pycocoevalcap wants non-empty strings; an empty candidate scores 0 rather than crashing
+    res = {i: [c or "<empty>"] for i, c in enumerate(candidates)}
+    gts = {i: [r or "<empty>"] for i, r in enumerate(refs)}
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    scores = {f"BLEU-{n + 1}": bleu[n] * 100 for n in range(4)}
+    if meteor:
+        from pycocoevalcap.meteor.meteor import Meteor
+
+        scorer = Meteor()  # a Java process, ended when the scorer is garbage-collected
+        scores["METEOR"] = scorer.compute_score(gts, res)[0] * 100
+        del scorer
+    scores["ROUGE-L"] = Rouge().compute_score(gts, res)[0] * 100
+    scores["CIDEr"] = Cider().compute_score(gts, res)[0] * 100
+    return {name: round(float(value), 4) for name, value in scores.items()}
+
+
+def bertscore(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    model_path: str | Path,
+    num_layers: int | None = None,
+    batch_size: int = 32,
+    device: str | None = None,
+) -> dict[str, float]:
+    """BERTScore P/R/F1 (x100) with a local model; nothing is downloaded.
+
+    Args:
+        model_path: a local model folder (for example a downloaded `roberta-large` for English or
+            `bert-base-chinese` for Chinese, the models BERTScore uses by default).
+        num_layers: the layer whose embeddings are compared (default: the model's last layer).
+
+    Raises:
+        FileNotFoundError: `model_path` is not a local model folder.
+    """
+    _check_pairs(predictions, references)
+    require("bert_score", extra="metrics", feature="BERTScore")
+    path = Path(model_path).expanduser()
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"BERTScore needs a local model folder with config.json, got {model_path!r}. Download one where you have "
+            "internet (e.g. `hf download roberta-large --local-dir models/roberta-large`) and pass its path; this "
+            "package never downloads models."
+        )
+    from bert_score import BERTScorer
+    from transformers import AutoConfig
+
+    layers = num_layers or AutoConfig.from_pretrained(path).num_hidden_layers
+    scorer = BERTScorer(model_type=str(path), num_layers=layers, batch_size=batch_size, device=device)
+    precision, recall, f1 = scorer.score(list(predictions), list(references))
+    return {
+        "BERTScore-P": round(precision.mean().item() * 100, 4),
+        "BERTScore-R": round(recall.mean().item() * 100, 4),
+        "BERTScore-F1": round(f1.mean().item() * 100, 4),
+    }
+
+
+def role_f1(
+    predictions: Sequence[str], reference_characters: Sequence[Sequence[str]], casts: Sequence[Sequence[str]]
+) -> dict[str, Any]:
+    """RoleF1 as in Movie101: F1 between the characters marked in the reference and the cast names the
+    candidate mentions (substring match), per sample, then averaged (x100). A sample whose reference marks
+    no character scores 0, as in Movie101's script; unlike it, candidates are matched against their own
+    movie's cast rather than every movie's.
+
+    Example:
+        >>> role_f1(["Cheng Yong meets Lv."], [["Cheng Yong", "Lv Shouyi"]], [["Cheng Yong", "Lv Shouyi", "Cao Bin"]])["RoleF1"]
+        66.6667
+    """
+    _check_pairs(predictions, reference_characters)
+    if len(casts) != len(predictions):
+        raise ValueError(f"{len(casts)} cast lists for {len(predictions)} predictions; give one per prediction.")
+    per_sample = []
+    for candidate, truth, cast in zip(predictions, reference_characters, casts):
+        mentioned = {name for name in cast if name and name in candidate}
+        truth = set(truth)
+        hits = len(mentioned & truth)
+        p = hits / len(mentioned) if mentioned and truth else 0.0
+        r = hits / len(truth) if mentioned and truth else 0.0
+        per_sample.append({"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0})
+
+    def mean(key: str) -> float:
+        return round(sum(s[key] for s in per_sample) / len(per_sample) * 100, 4)
+
+    return {"RoleP": mean("precision"), "RoleR": mean("recall"), "RoleF1": mean("f1"), "per_sample": per_sample}
