@@ -114,6 +114,53 @@ class Demo:
         return 0
 
 
+class Evaluate:
+    help = "Score a predictions JSONL against a prepared dataset: classic metrics, RoleF1, L1/L2 with a judge."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--predictions", required=True, help='JSONL lines {"clip_id": ..., "narration": ...}.')
+        parser.add_argument("--dataset", required=True, help="A prepared folder or Hub id.")
+        parser.add_argument("--config", default="en", choices=["en", "zh", "en-short", "zh-short"])
+        parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+        parser.add_argument("--out", required=True, help="Folder for results.json, per_sample.jsonl, report.html.")
+        parser.add_argument("--metrics", nargs="+", default=None, help="Default: bleu meteor rouge cider rolef1, "
+                            "plus l1 l2 when a judge is configured; also bertscore (with --bertscore-model).")  # fmt: skip
+        judge = parser.add_argument_group("LLM judge (L1/L2)")
+        judge.add_argument("--judge-backend", choices=["openai", "vllm", "transformers"], help="Enables L1 and L2.")
+        judge.add_argument("--judge-model", help="Default: the paper's judge for the language.")
+        judge.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
+        judge.add_argument("--judge-concurrency", type=int, default=16, help="Concurrent requests (openai backend).")
+        judge.add_argument("--release", help="A copy of the release: use its official judge prompts.")
+        judge.add_argument("--judge-cache", help="SQLite file of cached judgments (default: OUT/judgments.sqlite).")
+        parser.add_argument("--bertscore-model", help="Local model folder for BERTScore.")
+        parser.add_argument("--baselines", help="JSON file of reference results to put beside this run.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from .evaluation import CLASSIC, build_judge, evaluate_predictions
+
+        judge = None
+        if args.judge_backend:
+            judge = build_judge(
+                language=args.config[:2], backend=args.judge_backend, model=args.judge_model, url=args.judge_url,
+                release=args.release, cache=args.judge_cache or Path(args.out) / "judgments.sqlite",
+                concurrency=args.judge_concurrency,
+            )  # fmt: skip
+        metrics = args.metrics or [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])]
+        results = evaluate_predictions(
+            args.predictions, args.dataset, out=args.out, config=args.config, split=args.split, metrics=metrics,
+            judge=judge, bertscore_model=args.bertscore_model, baselines=args.baselines,
+        )  # fmt: skip
+        print(f"\n{'metric':<14} {'score':>8}")
+        for name, value in results["scores"].items():
+            print(f"{name:<14} {value:>8.2f}" if isinstance(value, float) else f"{name:<14} {value!s:>8}")
+        print(f"\nWrote {args.out}/results.json, per_sample.jsonl and report.html")
+        return 0 if results["complete"] else 1
+
+
 class Env:
     help = "Print versions of the package and its dependencies, for bug reports."
 
@@ -138,7 +185,14 @@ class Env:
         return 0
 
 
-COMMANDS = {"prepare": Prepare, "push-dataset": PushDataset, "mini-release": MiniRelease, "demo": Demo, "env": Env}
+COMMANDS = {
+    "prepare": Prepare,
+    "push-dataset": PushDataset,
+    "evaluate": Evaluate,
+    "mini-release": MiniRelease,
+    "demo": Demo,
+    "env": Env,
+}
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,246 @@
+"""Evaluating narrations: predictions file in, `results.json`, per-sample JSONL and an HTML report out.
+
+`movie101v2 evaluate` runs `evaluate_predictions`; the `evaluate` modules in `metrics/` call
+`judge_metric` and `narration_metrics`, so the three ways of scoring agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .judge import DEFAULT_JUDGE_MODELS, Judge, JudgmentCache, PromptSet, make_backend
+
+CLASSIC = ("bleu", "meteor", "rouge", "cider")
+METRIC_MODULES = ("l1_score", "l2_score", "movie_narration")
+ALL_METRICS = (*CLASSIC, "bertscore", "rolef1", "l1", "l2")
+
+
+def metric_module_path(name: str) -> str:
+    """Path of a bundled `evaluate` module, for `evaluate.load` from an installed package.
+
+    Example:
+        >>> import evaluate  # doctest: +SKIP
+        >>> l1 = evaluate.load(metric_module_path("l1_score"))  # doctest: +SKIP
+    """
+    from importlib import resources
+
+    if name not in METRIC_MODULES:
+        raise ValueError(f"Unknown metric module {name!r}; choose from {list(METRIC_MODULES)}.")
+    return str(resources.files("movie101v2_hf.evaluate_modules").joinpath(name))
+
+
+def build_judge(
+    *,
+    language: str,
+    backend: str = "openai",
+    model: str | None = None,
+    url: str | None = None,
+    release: str | Path | None = None,
+    cache: str | Path | None = None,
+    concurrency: int = 16,
+    show_progress: bool = True,
+) -> Judge:
+    """A `Judge` from plain options: the paper's judge model for `language` unless `model` is given, the
+    official prompts when `release` (a copy of the release) is given, the package's own otherwise.
+
+    Example:
+        >>> judge = build_judge(language="en", url="http://localhost:8000/v1")  # doctest: +SKIP
+        >>> judge.backend.model
+        'meta-llama/Llama-3.1-70B-Instruct'
+    """
+    model = model or DEFAULT_JUDGE_MODELS[language]
+    options: dict[str, Any] = {}
+    if backend == "openai":
+        options = {"concurrency": concurrency, **({"base_url": url} if url else {})}
+    prompts = PromptSet.from_release(release, language) if release else PromptSet.packaged(language)
+    return Judge(
+        make_backend(backend, model, **options), prompts,
+        cache=JudgmentCache(cache) if cache else None, show_progress=show_progress,
+    )  # fmt: skip
+
+
+def judge_metric(metric: str, predictions: Sequence[str], references: Sequence[str], judge: Judge) -> dict[str, Any]:
+    """L1 or L2 as a flat dict: aggregates (0-100), per-sample scores, invalid and failed counts, provenance."""
+    result = judge.score(metric, predictions, references)
+    return {
+        **result.scores,
+        "per_sample": result.per_sample,
+        "num_invalid": result.num_invalid,
+        "num_failed": result.num_failed,
+        **result.provenance(),
+    }
+
+
+def narration_metrics(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    language: str = "en",
+    metrics: Sequence[str] = CLASSIC,
+    reference_characters: Sequence[Sequence[str]] | None = None,
+    casts: Sequence[Sequence[str]] | None = None,
+    bertscore_model: str | None = None,
+    judge: Judge | None = None,
+) -> dict[str, Any]:
+    """The whole suite in one dict; each metric named in `metrics` must have what it needs.
+
+    Example:
+        >>> narration_metrics(["他走了"], ["他走了"], language="zh", metrics=["rouge"])["ROUGE-L"]  # doctest: +SKIP
+        100.0
+    """
+    from .metrics import bertscore, caption_scores, role_f1
+
+    unknown = [m for m in metrics if m not in ALL_METRICS]
+    if unknown:
+        raise ValueError(f"Unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}.")
+    out: dict[str, Any] = {}
+    if any(m in CLASSIC for m in metrics):
+        scores = caption_scores(predictions, references, language=language, meteor="meteor" in metrics)
+        wanted = {"bleu": ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"), "meteor": ("METEOR",), "rouge": ("ROUGE-L",),
+                  "cider": ("CIDEr",)}  # fmt: skip
+        out.update({name: scores[name] for m in CLASSIC if m in metrics for name in wanted[m]})
+    if "bertscore" in metrics:
+        if not bertscore_model:
+            raise ValueError("BERTScore needs bertscore_model=<local model folder>; nothing is downloaded.")
+        out.update(bertscore(predictions, references, model_path=bertscore_model))
+    if "rolef1" in metrics:
+        if reference_characters is None or casts is None:
+            raise ValueError("RoleF1 needs reference_characters and casts (the dataset's `characters` and `cast`).")
+        roles = role_f1(predictions, reference_characters, casts)
+        out.update({k: v for k, v in roles.items() if k != "per_sample"})
+    for metric in ("l1", "l2"):
+        if metric in metrics:
+            if judge is None:
+                raise ValueError(f"{metric.upper()} needs a judge (build_judge(...)).")
+            out[metric] = judge_metric(metric, predictions, references, judge)
+    return out
+
+
+# -- predictions files --------------------------------------------------------------------------------------------
+
+
+def load_predictions(path: str | Path) -> dict[str, str]:
+    """Read `{"clip_id": ..., "narration": ...}` JSONL; malformed lines and duplicate ids are errors that say where.
+
+    Example:
+        >>> load_predictions("preds.jsonl")["6965779678749524488_long_00000"]  # doctest: +SKIP
+        'A man walks into the shop.'
+    """
+    path = Path(path)
+    predictions: dict[str, str] = {}
+    duplicates: list[str] = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                clip_id, narration = row["clip_id"], row["narration"]
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise ValueError(
+                    f'{path}:{number}: expected a JSON object with "clip_id" and "narration" ({err})'
+                ) from None
+            if not isinstance(narration, str):
+                raise ValueError(f'{path}:{number}: "narration" must be a string, got {type(narration).__name__}')
+            if clip_id in predictions:
+                duplicates.append(str(clip_id))
+            predictions[str(clip_id)] = narration
+    if duplicates:
+        raise ValueError(
+            f"{path}: {len(duplicates)} duplicate clip id(s), e.g. {', '.join(duplicates[:3])}. Keep one line per clip."
+        )
+    return predictions
+
+
+def match_predictions(predictions: dict[str, str], clip_ids: Sequence[str], *, source: str) -> list[str]:
+    """Predictions in the order of `clip_ids`; missing or unknown ids are an error that counts and names a few."""
+    expected = set(clip_ids)
+    missing = [c for c in clip_ids if c not in predictions]
+    unknown = [c for c in predictions if c not in expected]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} clip(s) of the split have no prediction, e.g. {', '.join(missing[:3])}")
+    if unknown:
+        problems.append(f"{len(unknown)} prediction(s) are for clips not in the split, e.g. {', '.join(unknown[:3])}")
+    if problems:
+        raise ValueError(f"{source}: " + "; ".join(problems) + ". Predict every clip of the split, and only those.")
+    return [predictions[c] for c in clip_ids]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so that a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+def evaluate_predictions(
+    predictions_path: str | Path,
+    dataset: str,
+    *,
+    out: str | Path,
+    config: str = "en",
+    split: str = "test",
+    metrics: Sequence[str] = CLASSIC + ("rolef1",),
+    judge: Judge | None = None,
+    bertscore_model: str | None = None,
+    baselines: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score a predictions file against a prepared dataset and write results, per-sample lines and a report.
+
+    Writes `out/results.json`, `out/per_sample.jsonl`, `out/report.html` and `out/scores.png`.
+
+    Example:
+        >>> evaluate_predictions("preds.jsonl", "movie101v2-hf", out="results/")["scores"]["BLEU-4"]  # doctest: +SKIP
+        1.52
+    """
+    from datasets import load_dataset
+
+    from .report import write_report
+
+    if config not in ("en", "zh", "en-short", "zh-short"):
+        raise ValueError(f"Evaluate on a single-language clip config (en, zh, en-short, zh-short), not {config!r}.")
+    language = config[:2]
+    rows = load_dataset(dataset, config, split=split)
+    rows = rows.select_columns(["clip_id", "narration", "characters", "cast"])
+    clip_ids = rows["clip_id"]
+    candidates = match_predictions(load_predictions(predictions_path), clip_ids, source=str(predictions_path))
+    references = rows["narration"]
+    scores = narration_metrics(
+        candidates, references, language=language, metrics=metrics, reference_characters=rows["characters"],
+        casts=rows["cast"], bertscore_model=bertscore_model, judge=judge,
+    )  # fmt: skip
+    judged = {m: scores.pop(m) for m in ("l1", "l2") if m in scores}
+    flat = dict(scores)
+    provenance: dict[str, Any] = {}
+    for metric, result in judged.items():
+        flat.update({k: result[k] for k in (("L1-Env", "L1-Char", "L1") if metric == "l1" else ("L2",))})
+        flat[f"{metric.upper()}-invalid"] = result["num_invalid"]
+        flat[f"{metric.upper()}-failed"] = result["num_failed"]
+        provenance = {k: result[k] for k in ("judge_model", "judge_backend", "prompt_version", "official_prompts")}
+    complete = all(result["num_failed"] == 0 for result in judged.values())
+    results = {
+        "dataset": dataset, "config": config, "split": split, "num_samples": len(clip_ids),
+        "predictions": str(predictions_path), "scores": flat, "complete": complete,
+        "judge": provenance or None, "package_version": __version__,
+    }  # fmt: skip
+    out = Path(out)
+    lines = []
+    for i, clip_id in enumerate(clip_ids):
+        line: dict[str, Any] = {"clip_id": clip_id, "prediction": candidates[i], "reference": references[i]}
+        for metric, result in judged.items():
+            line[metric.upper()] = result["per_sample"][i]
+        lines.append(json.dumps(line, ensure_ascii=False))
+    write_atomically(out / "per_sample.jsonl", "\n".join(lines) + "\n")
+    write_report(results, out, baselines=baselines)
+    # results.json last: its presence says the run finished (a run with failed judgments says complete=false)
+    write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return results
