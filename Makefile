@@ -1,4 +1,4 @@
-# `make demo` and `make test` do all set-up (FFmpeg, .venv, the package) on a fresh machine.
+# `make demo` and `make test` do all set-up (FFmpeg, Java, .venv, the package) on a fresh machine.
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 OUT     ?= demo-output
@@ -30,6 +30,7 @@ quality: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/clip_sampling.py
+	$(BIN)/python benchmarks/judge_throughput.py
 
 clean:
 	rm -rf $(OUT) benchmarks/output .pytest_cache

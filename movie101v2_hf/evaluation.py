@@ -51,7 +51,7 @@ def build_judge(
 
     Example:
         >>> judge = build_judge(language="en", url="http://localhost:8000/v1")  # doctest: +SKIP
-        >>> judge.backend.model
+        >>> judge.backend.model  # doctest: +SKIP
         'meta-llama/Llama-3.1-70B-Instruct'
     """
     model = model or DEFAULT_JUDGE_MODELS[language]

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# One-time set-up for `make demo` and `make test`: system FFmpeg, a virtual environment, the package.
+# One-time set-up for `make demo` and `make test`: FFmpeg and Java, a virtual environment, the package.
 set -euo pipefail
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-if ! command -v ffmpeg >/dev/null 2>&1; then
-  echo "Installing FFmpeg (needed by torchcodec and to make the synthetic movies) ..."
+# System tools: FFmpeg (torchcodec, the synthetic movies) and Java (pycocoevalcap's tokenizer and METEOR).
+missing=()
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+if ((${#missing[@]})); then
+  echo "Installing ${missing[*]} ..."
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   if command -v apt-get >/dev/null 2>&1; then
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq ffmpeg >/dev/null
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   elif command -v brew >/dev/null 2>&1; then
-    brew install ffmpeg
+    brew install ffmpeg openjdk
   else
-    echo "Please install FFmpeg (>= 5) with your system's package manager and re-run." >&2; exit 1
+    echo "Please install ${missing[*]} with your system's package manager and re-run." >&2; exit 1
   fi
 fi
 
