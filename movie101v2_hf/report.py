@@ -1,9 +1,9 @@
 """The HTML report of an evaluation: a table of scores and a bar chart (PNG) beside reference results.
 
-Reference results come from a JSON file (`--baselines FILE`): a list of
-`{"model": ..., "judge": ..., "config": "en", "source": ..., "scores": {"L1": ..., "L2": ...}}`, each
-labelled with the judge that produced it, since scores from different judges do not compare. This
-package does not yet bundle the paper's Table 4 figures.
+Reference results come from a JSON file (`--baselines FILE`, or `movie101v2_hf/data/paper_table4.json`
+when present): a list of `{"model": ..., "judge": ..., "config": "en", "source": ..., "scores": {"L1": ...,
+"L2": ...}}`, each labelled with the judge that produced it, since scores from different judges do not
+compare. The paper's Table 4 figures are not bundled yet: this build had no copy of them.
 """
 
 from __future__ import annotations
@@ -16,10 +16,18 @@ from typing import Any
 CHART_METRICS = ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "RoleF1", "L1-Env", "L1-Char", "L1", "L2")
 
 
+PAPER_BASELINES = "paper_table4.json"  # in movie101v2_hf/data/ once the paper's figures are bundled
+
+
 def load_baselines(path: str | Path | None, config: str) -> list[dict[str, Any]]:
-    """Reference results for `config` from a baselines file; an empty list without one."""
+    """Reference results for `config` from `path`, else from the packaged paper figures when bundled."""
     if path is None:
-        return []
+        from importlib import resources
+
+        packaged = resources.files("movie101v2_hf.data").joinpath(PAPER_BASELINES)
+        if not packaged.is_file():
+            return []
+        path = str(packaged)
     entries = json.loads(Path(path).read_text("utf-8"))
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and "model" in e and "scores" in e for e in entries
