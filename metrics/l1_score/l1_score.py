@@ -4,16 +4,10 @@
 import datasets
 import evaluate
 
+from movie101v2_hf.builder import CITATION
 from movie101v2_hf.evaluation import build_judge, judge_metric
 
-_CITATION = """\
-@article{yue2024movie101v2,
-  title   = {Movie101v2: Improved Movie Narration Benchmark},
-  author  = {Yue, Zihao and Zhang, Yepeng and Wang, Ziheng and Jin, Qin},
-  journal = {arXiv preprint arXiv:2404.13370},
-  year    = {2024}
-}
-"""
+_CITATION = CITATION  # the Movie101v2 paper, as the dataset card cites it
 
 _DESCRIPTION = """\
 L1-Score (Movie101v2) scores a candidate narration against the reference narration of the same clip on

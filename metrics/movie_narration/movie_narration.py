@@ -4,16 +4,10 @@
 import datasets
 import evaluate
 
+from movie101v2_hf.builder import CITATION
 from movie101v2_hf.evaluation import build_judge, narration_metrics
 
-_CITATION = """\
-@article{yue2024movie101v2,
-  title   = {Movie101v2: Improved Movie Narration Benchmark},
-  author  = {Yue, Zihao and Zhang, Yepeng and Wang, Ziheng and Jin, Qin},
-  journal = {arXiv preprint arXiv:2404.13370},
-  year    = {2024}
-}
-"""
+_CITATION = CITATION  # the Movie101v2 paper, as the dataset card cites it
 
 _DESCRIPTION = """\
 The metrics movie narration papers report, in one call: BLEU-1..4, METEOR, ROUGE-L and CIDEr computed with
