@@ -51,7 +51,10 @@ def run_demo(
     first_streamed = next(iter(stream))
     if first_streamed["clip_id"] != clips[0]["clip_id"]:
         raise RuntimeError(f"streaming gave {first_streamed['clip_id']} first, map-style {clips[0]['clip_id']}")
-    print(f"\nLoaded `en` {split}: {len(clips):,} clips from {len(set(clips['movie_id']))} movies (streaming agrees).")
+    movies = len(set(clips["movie_id"]))
+    print(
+        f"\nLoaded `en` {split}: {len(clips):,} clips from {movies} movie{'s' if movies > 1 else ''} (streaming agrees)."
+    )
     example = clips[0]
     print(
         f"  {example['clip_id']}  [{example['start']:.0f}s-{example['end']:.0f}s]  characters={example['characters']}"
