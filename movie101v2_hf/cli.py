@@ -2,6 +2,7 @@
 
 movie101v2 prepare --release DIR --out DIR [--videos DIR | --video-base URL]
 movie101v2 push-dataset DIR --repo-id ORG/NAME
+movie101v2 push-model DIR --repo-id ORG/NAME [--merge] [--results results.json]
 movie101v2 mini-release OUT
 movie101v2 demo [--release DIR --videos DIR]
 movie101v2 env
@@ -67,6 +68,34 @@ class PushDataset:
             args.folder, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message
         )
         print(f'Pushed: {url}\nLoad it with: datasets.load_dataset("{args.repo_id}", "en")')
+        return 0
+
+
+class PushModel:
+    help = "Upload a trained adapter (recipes/sft_lora.py output), or the model merged with it, with its card."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("folder", help="The output_dir of recipes/sft_lora.py.")
+        parser.add_argument("--repo-id", required=True, help="ORG/NAME of the model repo (created if missing).")
+        parser.add_argument(
+            "--merge", action="store_true", help="Merge the adapter into the base model and push that."
+        )
+        parser.add_argument("--base-model", help="Base model to merge into (default: the adapter's own).")
+        parser.add_argument("--results", help="A results.json of `movie101v2 evaluate`: scores for the model-index.")
+        parser.add_argument("--private", action="store_true", help="Create the repo as private.")
+        parser.add_argument("--revision", help="Branch to push to.")
+        parser.add_argument("--commit-message", help="Commit message.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .hub import push_model
+
+        url = push_model(
+            args.folder, args.repo_id, merge=args.merge, base_model=args.base_model, results=args.results,
+            private=args.private, revision=args.revision, commit_message=args.commit_message,
+        )  # fmt: skip
+        print(f"Pushed: {url}")
         return 0
 
 
@@ -188,6 +217,7 @@ class Env:
 COMMANDS = {
     "prepare": Prepare,
     "push-dataset": PushDataset,
+    "push-model": PushModel,
     "evaluate": Evaluate,
     "mini-release": MiniRelease,
     "demo": Demo,

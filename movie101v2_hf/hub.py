@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from . import __version__
+from .builder import CITATION
 from .dataset import MANIFEST
 
 logger = logging.getLogger(__name__)
@@ -76,3 +82,280 @@ def push_dataset(
         ignore_patterns=[".*", "**/.*"],
     )
     return str(getattr(commit, "commit_url", commit))
+
+
+# Scores of `movie101v2 evaluate` that go into a model-index; counts of invalid/failed judgments stay out.
+_CARD_METRICS = (
+    "L1",
+    "L1-Env",
+    "L1-Char",
+    "L2",
+    "BLEU-1",
+    "BLEU-4",
+    "METEOR",
+    "ROUGE-L",
+    "CIDEr",
+    "BERTScore",
+    "RoleF1",
+)
+
+
+def _dataset_repo_id(dataset: str) -> str | None:
+    """The Hub id of `dataset`, or None when it is a local folder."""
+    if os.path.exists(dataset) or dataset.count("/") != 1:
+        return None
+    return dataset
+
+
+def eval_results_from_file(results_path: str | Path) -> list[Any]:
+    """`huggingface_hub.EvalResult`s for a model card, from a `results.json` of `movie101v2 evaluate`.
+
+    Raises:
+        ValueError: the file is not a results file, or it says the evaluation is incomplete.
+
+    Example:
+        >>> [r.metric_name for r in eval_results_from_file("runs/qwen/results.json")]  # doctest: +SKIP
+        ['L1', 'L1-Env', 'L1-Char', 'L2', 'BLEU-4', ...]
+    """
+    from huggingface_hub import EvalResult
+
+    results_path = Path(results_path)
+    try:
+        results = json.loads(results_path.read_text("utf-8"))
+        scores, config, split = results["scores"], results["config"], results["split"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{results_path} is not a results.json written by `movie101v2 evaluate` ({err}). Pass that file."
+        ) from err
+    if results.get("complete") is not True:
+        raise ValueError(
+            f"{results_path} says the evaluation is incomplete (some judgments failed). Re-run `movie101v2 evaluate` "
+            "until it completes before putting its scores on a model card."
+        )
+    judge = results.get("judge") or {}
+    dataset_type = _dataset_repo_id(str(results.get("dataset", ""))) or "movie101v2"
+    return [
+        EvalResult(
+            task_type="video-text-to-text",
+            task_name="Movie narration (audio description)",
+            dataset_type=dataset_type,
+            dataset_name=f"Movie101v2 ({config})",
+            dataset_config=config,
+            dataset_split=split,
+            metric_type=metric.lower(),
+            metric_name=metric,
+            metric_value=scores[metric],
+            metric_config=judge.get("judge_model") if metric.startswith(("L1", "L2")) else None,
+        )
+        for metric in _CARD_METRICS
+        if isinstance(scores.get(metric), (int, float))
+    ]
+
+
+def narration_model_card(
+    *,
+    model_name: str,
+    base_model: str,
+    dataset: str,
+    config: str,
+    adapter: bool = True,
+    hyperparameters: Mapping[str, Any] | None = None,
+    recipe: str | None = None,
+    results: str | Path | list[Any] | None = None,
+) -> Any:
+    """A model card for a model fine-tuned on Movie101v2: base model, dataset, recipe, hyperparameters, scores.
+
+    Args:
+        model_name: the name in the card and the `model-index`.
+        base_model: the Hub id (or path) of the model that was fine-tuned.
+        dataset: the training data (a Hub dataset id, or a local folder).
+        config: the dataset config (`en`, `zh`, ...).
+        adapter: a PEFT adapter (True) or a full / merged model (False).
+        hyperparameters: settings to list in a table.
+        recipe: the recipe YAML the run used, quoted in full.
+        results: a `results.json` of `movie101v2 evaluate`, whose scores become `model-index` results, or
+            `huggingface_hub.EvalResult`s (e.g. those of an earlier card).
+
+    Returns:
+        a `huggingface_hub.ModelCard`; `.save(path)` writes it, `ModelCard.load` reads it back.
+
+    Example:
+        >>> card = narration_model_card(model_name="qwen2.5-vl-7b-movie101v2-en", base_model="Qwen/Qwen2.5-VL-7B-Instruct",
+        ...                             dataset="my-org/movie101v2", config="en")
+        >>> card.data.base_model
+        'Qwen/Qwen2.5-VL-7B-Instruct'
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    eval_results = eval_results_from_file(results) if isinstance(results, (str, Path)) else (results or None)
+    dataset_id = _dataset_repo_id(dataset)
+    data = ModelCardData(
+        model_name=model_name,
+        base_model=base_model,
+        datasets=[dataset_id] if dataset_id else None,
+        language=[config[:2]] if config[:2] in ("en", "zh") else ["en", "zh"],
+        library_name="peft" if adapter else "transformers",
+        pipeline_tag="video-text-to-text",
+        tags=["movie101v2", "audio-description", "video-captioning", "trl", "sft"] + (["lora"] if adapter else []),
+        eval_results=eval_results,
+    )
+    rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in (hyperparameters or {}).items())
+    if adapter:
+        usage = f"""```python
+from peft import PeftModel
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+base = AutoModelForImageTextToText.from_pretrained("{base_model}", dtype="auto", device_map="auto")
+model = PeftModel.from_pretrained(base, "{model_name}")
+processor = AutoProcessor.from_pretrained("{model_name}")
+```"""
+    else:
+        usage = f"""```python
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+model = AutoModelForImageTextToText.from_pretrained("{model_name}", dtype="auto", device_map="auto")
+processor = AutoProcessor.from_pretrained("{model_name}")
+```"""
+    if eval_results:
+        score_rows = "\n".join(f"| {r.metric_name} | {r.metric_value} |" for r in eval_results)
+        scores = f"On the `{eval_results[0].dataset_split}` split of `{config}`:\n\n| metric | score |\n|---|---|\n{score_rows}"
+    else:
+        scores = "Not evaluated yet: run `movie101v2 bench` or `movie101v2 evaluate` and push again with `--results`."
+    recipe_text = f"\n\nThe recipe:\n\n```yaml\n{recipe.strip()}\n```" if recipe else ""
+    content = f"""---
+{data.to_yaml()}
+---
+
+# {model_name}
+
+{"A LoRA adapter (with the visual projector) for" if adapter else "A fine-tune of"} [{base_model}](https://huggingface.co/{base_model}),
+trained to narrate movie clips for blind and low-vision audiences (audio description) on
+[Movie101v2](https://arxiv.org/abs/2404.13370), config `{config}`, with
+movie101v2-hf {__version__}.
+
+## Use
+
+The prompt (frames, cast portraits with names, instruction) is built by `movie101v2_hf.collator.NarrationCollator`
+with the settings in `movie101v2_prompt.json`; `movie101v2 narrate --model {base_model} --adapter {model_name}`
+narrates a split with them.
+
+{usage}
+
+## Training
+
+Frames sampled from the full-length movies, up to five main-cast portraits with their names in the prompt,
+vision encoder frozen, visual projector and LoRA adapters on the language model trained (as in the paper).
+
+| setting | value |
+|---|---|
+{rows}{recipe_text}
+
+## Evaluation
+
+{scores}
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
+    return ModelCard(content)
+
+
+def push_model(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    merge: bool = False,
+    base_model: str | None = None,
+    results: str | Path | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    token: str | bool | None = None,
+) -> str:
+    """Upload a trained adapter (the `output_dir` of `recipes/sft_lora.py`), or the model merged with it.
+
+    The card in the folder is kept; with `results`, its `model-index` is replaced by those scores. A merged
+    model gets a card of its own, with the adapter card's scores.
+
+    Args:
+        folder: the training output folder (`adapter_config.json`, processor files, `README.md`).
+        repo_id: `ORG/NAME` of the model repo; created if it does not exist.
+        merge: merge the adapter into the base model and upload the full model instead.
+        base_model: the base model to merge into (default: the one named in `adapter_config.json`).
+        results: a `results.json` of `movie101v2 evaluate` to put on the card.
+        private, revision, commit_message, token: as in `huggingface_hub.HfApi.upload_folder`; a token of None
+            uses the logged-in one.
+
+    Returns:
+        the URL of the commit.
+
+    Raises:
+        FileNotFoundError: `folder` holds no adapter.
+
+    Example:
+        >>> push_model("runs/qwen2.5-vl-7b-en", "my-org/qwen2.5-vl-7b-movie101v2-en")  # doctest: +SKIP
+        'https://huggingface.co/my-org/qwen2.5-vl-7b-movie101v2-en/commit/...'
+    """
+    from huggingface_hub import HfApi, ModelCard
+
+    folder = Path(folder)
+    adapter_config = folder / "adapter_config.json"
+    if not adapter_config.is_file():
+        raise FileNotFoundError(
+            f"{folder} has no adapter_config.json: it is not the output_dir of recipes/sft_lora.py (or training has "
+            "not saved yet). Point push-model at the folder the recipe wrote."
+        )
+    base_model = base_model or json.loads(adapter_config.read_text("utf-8"))["base_model_name_or_path"]
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="movie101v2-push-") as staging:
+        upload = folder
+        if merge:
+            upload = Path(staging)
+            _merge_adapter(folder, base_model, upload)
+        card = ModelCard.load(folder / "README.md") if (folder / "README.md").is_file() else None
+        if card is None or results is not None or merge:
+            if results is None and card is not None:
+                results = card.data.eval_results
+            settings = json.loads((folder / "training_settings.json").read_text("utf-8")) if (
+                folder / "training_settings.json").is_file() else {}  # fmt: skip
+            card = narration_model_card(
+                model_name=repo_id, base_model=base_model, dataset=settings.get("dataset", "movie101v2"),
+                config=settings.get("config", "en"), adapter=not merge, hyperparameters=settings.get("hyperparameters"),
+                recipe=settings.get("recipe"), results=results,
+            )  # fmt: skip
+        card_dir = Path(staging) / "card"
+        card_dir.mkdir()
+        card.save(card_dir / "README.md")
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        commit = api.upload_folder(
+            folder_path=str(upload),
+            repo_id=repo_id,
+            repo_type="model",
+            revision=revision,
+            commit_message=commit_message
+            or f"Upload {'merged model' if merge else 'adapter'} (movie101v2-hf {__version__})",
+            # checkpoints and the card of the folder stay behind: the card is uploaded next, updated
+            ignore_patterns=["checkpoint-*", "checkpoint-*/**", "seen_clips/**", "runs/**", "README.md", ".*"],
+        )
+        api.upload_file(
+            path_or_fileobj=str(card_dir / "README.md"), path_in_repo="README.md", repo_id=repo_id, repo_type="model",
+            revision=revision, commit_message="Update the model card",
+        )  # fmt: skip
+    return str(getattr(commit, "commit_url", commit))
+
+
+def _merge_adapter(folder: Path, base_model: str, out: Path) -> None:
+    """Save `base_model` with the adapter of `folder` merged in, plus the processor, to `out`."""
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    base = AutoModelForImageTextToText.from_pretrained(base_model, dtype="auto")
+    merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
+    merged.save_pretrained(out)
+    AutoProcessor.from_pretrained(str(folder)).save_pretrained(out)
+    for name in ("movie101v2_prompt.json", "training_settings.json"):
+        if (folder / name).is_file():
+            (out / name).write_bytes((folder / name).read_bytes())

@@ -129,3 +129,33 @@ def http_server():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def sample_prepared_with_movies(sample_release, tmp_path_factory) -> Path:
+    """The real sample release prepared with `--videos`, pointing at 2-minute FFmpeg-made stand-in movies.
+
+    The release's movies are not distributed; clips of the first two minutes decode from the stand-ins
+    (e.g. the first four clips of iqy-17247000500, 25-110 s).
+    """
+    from movie101v2_hf.dataset import prepare_dataset
+    from movie101v2_hf.synthetic import make_movie
+
+    root = tmp_path_factory.mktemp("sample-with-movies")
+    for movie_id in SAMPLE_MOVIES:
+        make_movie(root / "movies" / f"{movie_id}.mp4", duration=120, fps=4, width=96, height=64, keyframe_interval=5)
+    prepare_dataset(sample_release, root / "prepared", videos=root / "movies", show_progress=False)
+    return root / "prepared"
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(sample_release, tmp_path_factory) -> Path:
+    """A tiny random Qwen2.5-VL with a tokenizer trained on the sample release's narrations."""
+    from movie101v2_hf.release import Release
+    from movie101v2_hf.testing import make_tiny_video_llm
+
+    release = Release(sample_release)
+    corpus = [
+        narration.text for clip in release.clips("iqy-17247000500")[:8] for narration in clip.narrations.values()
+    ]
+    return make_tiny_video_llm(tmp_path_factory.mktemp("tiny-vlm") / "model", corpus)

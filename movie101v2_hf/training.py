@@ -1,0 +1,268 @@
+"""LoRA fine-tuning of video LLMs on Movie101v2: the pieces `recipes/sft_lora.py` puts together.
+
+As in the paper: the vision encoder stays frozen, the visual projector is trained in full, and LoRA
+adapters are trained on the language model's linear layers. Data come from a prepared dataset (a folder
+written by `movie101v2 prepare --videos` or its Hub copy), map-style or streamed; frames are decoded in the
+collator, so in DataLoader workers, and only for the clips of this process.
+
+Multi-process streaming: `transformers.Trainer` hands the stream to `accelerate`, which gives each process its
+own clips: whole Parquet files per process when there are at least as many files as processes (what
+`datasets.distributed.split_dataset_by_node` does), otherwise every process reads the rows and keeps its own
+batches. Calling `split_dataset_by_node` before the Trainer would shard twice and drop clips, so `load_clips`
+leaves the stream whole; `stream_sharding` says which of the two ways a run will take.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .collator import PromptSettings
+
+logger = logging.getLogger(__name__)
+
+# Module names of the three parts of a vision-language model, across the families we support.
+_VISION_TOWERS = ("visual", "vision_tower", "vision_model")
+_PROJECTORS = ("merger", "deepstack_merger_list", "multi_modal_projector", "connector", "mm_projector", "mlp1")
+_LANGUAGE_MODELS = ("language_model", "text_model")
+_LORA_LAYERS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class NarrationArguments(PromptSettings):
+    """Recipe fields of ours, next to TRL's `ScriptArguments`, `SFTConfig` and `ModelConfig`.
+
+    The prompt fields (`video_num_frames`, `video_fps`, `video_maxlen`, `video_max_pixels`, `image_max_pixels`,
+    `max_portraits`, `input_mode`, `frames_per_image`, `instruction`) are those of `PromptSettings`; `language`
+    follows `dataset_config` for the single-language configs and must be given for `bilingual`.
+    """
+
+    movie_ids: list[str] | None = field(
+        default=None, metadata={"help": "Train (and evaluate) on these movies only, e.g. for a quick check."}
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use the first N training clips."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use the first N evaluation clips."})
+    train_projector: bool = field(
+        default=True,
+        metadata={"help": "Train the visual projector in full, as the paper does (saved with the adapter)."},
+    )
+    record_clip_ids: bool = field(
+        default=False,
+        metadata={"help": "Write the clips each process trained on to OUTPUT_DIR/seen_clips/rank-K.txt."},
+    )
+    eval_results: str | None = field(
+        default=None,
+        metadata={"help": "A results.json of `movie101v2 evaluate`: its scores go into the model card's model-index."},
+    )
+
+    def prompt_settings(self) -> PromptSettings:
+        """The `PromptSettings` part, to save with the adapter."""
+        return PromptSettings(**{name: getattr(self, name) for name in PromptSettings.__dataclass_fields__})
+
+
+def load_clips(
+    dataset: str,
+    config: str,
+    split: str,
+    *,
+    streaming: bool = False,
+    movie_ids: list[str] | None = None,
+    max_samples: int | None = None,
+) -> Any:
+    """Clip rows for training, with the `video` column left undecoded (the collator samples frames).
+
+    Args:
+        dataset: a prepared folder or a Hub dataset id.
+        config: a clip config (`en`, `zh`, `bilingual`, `en-short`, `zh-short`).
+        split: `train`, `validation` or `test`.
+        streaming: return an `IterableDataset` read as it goes.
+        movie_ids: keep only these movies.
+        max_samples: keep the first N clips (after `movie_ids`).
+
+    Raises:
+        ValueError: the dataset has no `video` column, or no clip is left.
+
+    Example:
+        >>> train = load_clips("movie101v2-hf", "en", "train", streaming=True)  # doctest: +SKIP
+    """
+    from datasets import Video, load_dataset
+
+    rows = load_dataset(dataset, config, split=split, streaming=streaming)
+    if "video" not in (rows.column_names or []):
+        raise ValueError(
+            f"{dataset} ({config}, {split}) has no 'video' column: its clips do not point at movies. Prepare it with "
+            "`movie101v2 prepare --release DIR --videos MOVIES_DIR --out DIR` (or --video-base URL) and train on that."
+        )
+    rows = rows.cast_column("video", Video(decode=False))
+    if movie_ids:
+        wanted = set(movie_ids)
+        rows = rows.filter(lambda movie_id: movie_id in wanted, input_columns="movie_id")
+    if max_samples is not None:
+        rows = rows.take(max_samples) if streaming else rows.select(range(min(max_samples, len(rows))))
+    if not streaming and len(rows) == 0:
+        raise ValueError(f"No clip left in {dataset} ({config}, {split}) after movie_ids={movie_ids}.")
+    return rows
+
+
+def load_portraits(dataset: str, language: str, *, max_portraits: int) -> Any:
+    """A `PortraitAttacher` over the dataset's `movies` config (all splits), or None when `max_portraits` is 0.
+
+    Example:
+        >>> load_portraits("movie101v2-hf", "en", max_portraits=5)  # doctest: +SKIP
+    """
+    if max_portraits == 0:
+        return None
+    from datasets import concatenate_datasets, load_dataset
+
+    from .dataset import PortraitAttacher
+
+    movies = load_dataset(dataset, "movies")
+    return PortraitAttacher(
+        concatenate_datasets(list(movies.values())), language=language, max_portraits=max_portraits
+    )
+
+
+def stream_sharding(rows: Any, num_processes: int) -> str:
+    """How `accelerate` will give each of `num_processes` processes its own clips of a stream.
+
+    Example:
+        >>> stream_sharding(train, 8)  # doctest: +SKIP
+        'by file: 64 Parquet files over 8 processes'
+    """
+    shards = getattr(rows, "num_shards", None) or getattr(rows, "n_shards", 1)
+    if num_processes <= 1:
+        return "single process"
+    if shards >= num_processes:
+        return f"by file: {shards} Parquet files over {num_processes} processes"
+    return (
+        f"by batch: {shards} file(s) < {num_processes} processes, so each process reads all rows and keeps its batches"
+    )
+
+
+def find_modules(model: Any) -> dict[str, list[str]]:
+    """Names of the vision tower, visual projector and language model modules of a vision-language model.
+
+    Returns:
+        `{"vision": [...], "projector": [...], "language": [...]}`, outermost names only.
+
+    Example:
+        >>> find_modules(model)["projector"]  # doctest: +SKIP
+        ['model.visual.merger']
+    """
+    found: dict[str, list[str]] = {"vision": [], "projector": [], "language": []}
+    for name, _ in model.named_modules():
+        leaf = name.rsplit(".", 1)[-1]
+        for part, leaves in (("projector", _PROJECTORS), ("vision", _VISION_TOWERS), ("language", _LANGUAGE_MODELS)):
+            if leaf in leaves and not any(name.startswith(outer + ".") for outer in found[part]):
+                found[part].append(name)
+                break
+    if not found["language"] or not found["vision"]:
+        raise ValueError(
+            f"{type(model).__name__} does not look like a vision-language model with a vision tower "
+            f"({', '.join(_VISION_TOWERS)}) and a language model ({', '.join(_LANGUAGE_MODELS)}). "
+            "Set lora_target_modules and lora_modules_to_save explicitly for this architecture."
+        )
+    return found
+
+
+def lora_config(model: Any, model_args: Any, *, train_projector: bool = True) -> Any:
+    """The paper's adapter set-up: LoRA on the language model's linear layers, the projector trained in full.
+
+    `model_args` is TRL's `ModelConfig`; its `lora_target_modules` and `lora_modules_to_save` win when given.
+
+    Example:
+        >>> lora_config(model, ModelConfig(lora_r=16)).target_modules  # doctest: +SKIP
+        '(model\\\\.language_model)\\\\..*\\\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)'
+    """
+    from peft import LoraConfig
+
+    parts = find_modules(model)
+    target_modules: Any = model_args.lora_target_modules
+    if not target_modules:
+        # A regex over the language model only: the vision tower has q/k/v-like layers of its own.
+        language = "|".join(re.escape(name) for name in parts["language"])
+        target_modules = rf"({language})\..*\.({'|'.join(_LORA_LAYERS)})"
+    modules_to_save = model_args.lora_modules_to_save
+    if modules_to_save is None and train_projector:
+        if not parts["projector"]:
+            raise ValueError(
+                f"No visual projector found in {type(model).__name__} (looked for {', '.join(_PROJECTORS)}). "
+                "Set lora_modules_to_save to its module name, or train_projector: false."
+            )
+        modules_to_save = parts["projector"]
+    return LoraConfig(
+        task_type=model_args.lora_task_type,
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=target_modules,
+        modules_to_save=modules_to_save,
+        use_rslora=model_args.use_rslora,
+        use_dora=model_args.use_dora,
+        bias="none",
+    )
+
+
+def freeze_vision_tower(model: Any) -> list[str]:
+    """Freeze the vision encoder (not the projector) for full fine-tuning; returns the frozen modules' names.
+
+    Example:
+        >>> freeze_vision_tower(model)  # doctest: +SKIP
+        ['model.visual']
+    """
+    parts = find_modules(model)
+    modules = dict(model.named_modules())
+    for name in parts["vision"]:
+        for param_name, param in modules[name].named_parameters():
+            if not any(f"{name}.{param_name}".startswith(p + ".") for p in parts["projector"]):
+                param.requires_grad_(False)
+    return parts["vision"]
+
+
+def stream_steps(rows: Any, training_args: Any, *, max_samples: int | None = None, filtered: bool = False) -> int:
+    """`max_steps` for `num_train_epochs` over a stream, from the split size in the dataset card.
+
+    A stream has no length, so the Trainer needs `max_steps`; the prepared card records each split's size.
+
+    Raises:
+        ValueError: the size is unknown (the stream is `filtered` by movie, or the card has no sizes); set
+            `max_steps` yourself.
+
+    Example:
+        >>> stream_steps(train, SFTConfig(num_train_epochs=3, per_device_train_batch_size=1, gradient_accumulation_steps=8))  # doctest: +SKIP
+        15532
+    """
+    from accelerate import PartialState
+
+    count = max_samples
+    splits = getattr(getattr(rows, "info", None), "splits", None) or {}
+    split = str(getattr(rows, "split", "") or "")
+    if count is None and split in splits and not filtered:
+        count = splits[split].num_examples
+    if not count:
+        raise ValueError(
+            "A streamed dataset has no length and its split size is unknown here: set max_steps (e.g. "
+            "--max_steps 5000) for a streaming run."
+        )
+    per_step = (
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * PartialState().num_processes
+    )
+    return max(1, math.ceil(training_args.num_train_epochs * count / per_step))
+
+
+def check_no_token_in_recipe(training_args: Any) -> None:
+    """Refuse a Hub token given as a recipe field: it would end up in files, logs and shell history.
+
+    Raises:
+        ValueError: `hub_token` is set.
+    """
+    if getattr(training_args, "hub_token", None):
+        raise ValueError(
+            "hub_token is set in the recipe or on the command line. Remove it and log in with `hf auth login` "
+            "(or set the HF_TOKEN environment variable); the token is then read from there and never written out."
+        )
