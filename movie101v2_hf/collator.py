@@ -158,7 +158,7 @@ def tile_frames(frames: Any, frames_per_image: int) -> list[Any]:
     import torch
 
     side = math.isqrt(frames_per_image)
-    count, channels, height, width = frames.shape
+    count = frames.shape[0]
     images = []
     for first in range(0, count, frames_per_image):
         cells = list(frames[first : first + frames_per_image])
@@ -237,14 +237,14 @@ class NarrationCollator:
         settings, language = self.settings, self.settings.language
         clip_id = row.get("clip_id")
         if "frames" in row and row["frames"] is not None:
-            frames, times = row["frames"], row.get("frame_timestamps")
+            frames = row["frames"]
         else:
             if "video" not in row:
                 raise KeyError(
                     f"Clip {clip_id}: the row has no 'video' column. Prepare the dataset with "
                     "`movie101v2 prepare --videos DIR` so that clips point at their movies."
                 )
-            frames, times = self.sampler.decode(row["video"], row["start"], row["end"], clip_id=clip_id)
+            frames, _ = self.sampler.decode(row["video"], row["start"], row["end"], clip_id=clip_id)
         frames = fit_pixels(frames, settings.video_max_pixels)
 
         identified = (
@@ -267,7 +267,7 @@ class NarrationCollator:
         if settings.input_mode == "video":
             content.append({"type": "video"})
             video = frames
-            metadata = self._metadata(frames, times, row)
+            metadata = self._metadata(frames, row)
         else:
             content.append({"type": "text", "text": _FRAMES_HEADER[language]})
             for tile in tile_frames(frames, settings.frames_per_image):
@@ -293,12 +293,12 @@ class NarrationCollator:
         return chosen[: self.settings.max_portraits]
 
     @staticmethod
-    def _metadata(frames: Any, times: Any, row: dict[str, Any]) -> Any:
+    def _metadata(frames: Any, row: dict[str, Any]) -> Any:
         from transformers.video_utils import VideoMetadata
 
         count = int(frames.shape[0])
         duration = max(float(row["end"]) - float(row["start"]), 1e-3)
-        # Frame k is shown at k / fps seconds into the clip: the processor's timestamps are clip time.
+        # Frames are spread evenly over the clip (`sample_times`): frame k at k / fps seconds of clip time.
         return VideoMetadata(
             total_num_frames=count,
             fps=count / duration,

@@ -3,9 +3,11 @@ HTTP server on loopback. Nothing here reaches the network."""
 
 from __future__ import annotations
 
+import atexit
 import http.server
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -14,6 +16,11 @@ import pytest
 # Tests never reach the network: set before `huggingface_hub` reads its constants.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
+# Module- and session-scoped fixtures load datasets before the per-test cache below applies: give them a cache
+# of this run, never the user's (which can hold an entry for a folder of the same name, see README "Notes").
+_RUN_CACHE = tempfile.mkdtemp(prefix="movie101v2-tests-datasets-")
+os.environ["HF_DATASETS_CACHE"] = _RUN_CACHE
+atexit.register(shutil.rmtree, _RUN_CACHE, ignore_errors=True)
 
 SAMPLE_RELEASE = Path(__file__).resolve().parents[1] / ".." / "shared" / "movie101v2-sample"
 SAMPLE_MOVIES = ["6963491699926499871", "6965779678749524488", "7042313900221694500", "iqy-17247000500"]

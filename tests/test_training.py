@@ -116,6 +116,28 @@ def test_max_length_cuts_the_narration_never_the_prompt(processor, indexed_movie
         NarrationCollator(processor, settings, max_length=prompt_length - 1)([row])
 
 
+def test_names_found_on_screen_lead_the_prompt(processor, clips, attacher):
+    # The hook for face identification: off by default, it lists the names and puts their portraits first.
+    row = dict(clips[0], faces=["Niu Niu"])
+    default = NarrationCollator(processor, PromptSettings(video_num_frames=2, max_portraits=2), portraits=attacher)
+    hooked = NarrationCollator(
+        processor, PromptSettings(video_num_frames=2, max_portraits=2, identified_characters_column="faces"),
+        portraits=attacher,
+    )  # fmt: skip
+    cast = [portrait["name"] for portrait in attacher.portraits(MOVIE, [])]
+    name = cast[-1]  # the last in billing order: not among the default portraits
+    row["faces"] = [name]
+
+    def prompt(collator):
+        messages = collator.clip_inputs(row)["messages"]
+        return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    assert "Recognised on screen" not in prompt(default) and f" {name}\n" not in prompt(default)
+    text = prompt(hooked)
+    assert f"Recognised on screen: {name}\n" in text
+    assert text.index(f" {name}\n") < text.index(f" {cast[0]}\n")  # its portrait comes first
+
+
 def test_prompt_settings_validate_and_round_trip(tmp_path):
     with pytest.raises(ValueError, match="frames_per_image must be a square"):
         PromptSettings(frames_per_image=3)
