@@ -403,3 +403,18 @@ def test_push_model_refuses_a_folder_without_adapter(tmp_path, capsys):
 
     assert cli.main(["push-model", str(tmp_path), "--repo-id", "org/x"]) == 2
     assert "has no adapter_config.json" in capsys.readouterr().err
+
+
+def test_stream_steps_come_from_the_card(sample_prepared_with_movies, tmp_path):
+    from trl import SFTConfig
+
+    from movie101v2_hf.training import stream_steps
+
+    stream = load_clips(str(sample_prepared_with_movies), "en", "train", streaming=True)
+    args = SFTConfig(output_dir=str(tmp_path), num_train_epochs=3, per_device_train_batch_size=2,
+                     gradient_accumulation_steps=4, use_cpu=True)  # fmt: skip
+    train_clips = len(load_clips(str(sample_prepared_with_movies), "en", "train"))
+    assert stream_steps(stream, args) == -(-3 * train_clips // 8)
+    assert stream_steps(stream, args, max_samples=16) == 6
+    with pytest.raises(ValueError, match="set max_steps"):
+        stream_steps(stream, args, filtered=True)
