@@ -212,10 +212,11 @@ class NarrationCollator:
 
     def __post_init__(self) -> None:
         self.sampler = self.settings.sampler()
-        if self.portraits is not None and getattr(self.portraits, "language", self.settings.language) != (
-            self.settings.language
-        ):
-            raise ValueError("The PortraitAttacher's language differs from the prompt settings' language.")
+        if getattr(self.portraits, "language", None) not in (None, self.settings.language):
+            raise ValueError(
+                f"The PortraitAttacher names characters in {self.portraits.language!r} but the prompt is in "
+                f"{self.settings.language!r}: build both with the same language."
+            )
         tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is None or getattr(self.processor, "chat_template", None) is None:
             raise ValueError(

@@ -174,8 +174,8 @@ def lora_config(model: Any, model_args: Any, *, train_projector: bool = True) ->
     `model_args` is TRL's `ModelConfig`; its `lora_target_modules` and `lora_modules_to_save` win when given.
 
     Example:
-        >>> lora_config(model, ModelConfig(lora_r=16)).target_modules  # doctest: +SKIP
-        '(model\\\\.language_model)\\\\..*\\\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)'
+        >>> lora_config(model, ModelConfig(lora_r=16)).modules_to_save  # doctest: +SKIP
+        ['model.visual.merger']
     """
     from peft import LoraConfig
 

@@ -56,12 +56,10 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
         dtype=model_args.dtype,
         attn_implementation=model_args.attn_implementation,
     )
-    peft_config = (
-        lora_config(model, model_args, train_projector=narration_args.train_projector)
-        if (model_args.use_peft)
-        else None
-    )
-    if peft_config is None:
+    if model_args.use_peft:
+        peft_config = lora_config(model, model_args, train_projector=narration_args.train_projector)
+    else:
+        peft_config = None
         freeze_vision_tower(model)  # full fine-tuning still keeps the vision encoder frozen
 
     # Data: clip rows; frames are decoded by the collator, in the DataLoader workers
