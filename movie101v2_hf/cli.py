@@ -21,6 +21,13 @@ from .errors import Movie101v2Error
 CONFIG_NAMES = ("en", "zh", "bilingual", "en-short", "zh-short", "movies")  # kept in step with builder.CONFIG_LAYOUT
 
 
+def _add_push_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every Hub upload takes; the token is never one of them (`hf auth login` or HF_TOKEN)."""
+    parser.add_argument("--private", action="store_true", help="Create the repo as private.")
+    parser.add_argument("--revision", help="Branch to push to.")
+    parser.add_argument("--commit-message", help="Commit message.")
+
+
 class Prepare:
     help = "Turn a copy of the Movie101v2 release into a script-free Hugging Face dataset folder."
 
@@ -56,9 +63,7 @@ class PushDataset:
     def register(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("folder", help="A folder written by `movie101v2 prepare`.")
         parser.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo (created if missing).")
-        parser.add_argument("--private", action="store_true", help="Create the repo as private.")
-        parser.add_argument("--revision", help="Branch to push to.")
-        parser.add_argument("--commit-message", help="Commit message.")
+        _add_push_arguments(parser)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -83,9 +88,7 @@ class PushModel:
         )
         parser.add_argument("--base-model", help="Base model to merge into (default: the adapter's own).")
         parser.add_argument("--results", help="A results.json of `movie101v2 evaluate`: scores for the model-index.")
-        parser.add_argument("--private", action="store_true", help="Create the repo as private.")
-        parser.add_argument("--revision", help="Branch to push to.")
-        parser.add_argument("--commit-message", help="Commit message.")
+        _add_push_arguments(parser)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
