@@ -313,7 +313,7 @@ def push_model(
     with tempfile.TemporaryDirectory(prefix="movie101v2-push-") as staging:
         upload = folder
         if merge:
-            upload = Path(staging)
+            upload = Path(staging) / "merged"  # beside card/, never holding it
             _merge_adapter(folder, base_model, upload)
         card = ModelCard.load(folder / "README.md") if (folder / "README.md").is_file() else None
         if card is None or results is not None or merge:

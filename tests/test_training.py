@@ -389,7 +389,7 @@ def test_push_model(trained, tiny_vlm, tmp_path, monkeypatch, capsys, merge):
     assert [r.metric_value for r in card.data.eval_results][:1] == [41.5]  # the card's model-index travels along
     assert card.data.library_name == ("transformers" if merge else "peft")
     if merge:
-        assert not (hub.store / "adapter_config.json").exists()
+        assert not (hub.store / "adapter_config.json").exists() and not (hub.store / "card").exists()
         model = AutoModelForImageTextToText.from_pretrained(hub.store)
         assert sum(p.numel() for p in model.parameters()) == sum(
             p.numel() for p in AutoModelForImageTextToText.from_pretrained(tiny_vlm).parameters()
