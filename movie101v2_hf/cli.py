@@ -3,6 +3,9 @@
 movie101v2 prepare --release DIR --out DIR [--videos DIR | --video-base URL]
 movie101v2 push-dataset DIR --repo-id ORG/NAME
 movie101v2 push-model DIR --repo-id ORG/NAME [--merge] [--results results.json]
+movie101v2 narrate --model ID --dataset DIR --config en --split test --out preds.jsonl [--backend ...]
+movie101v2 evaluate --predictions preds.jsonl --dataset DIR --out DIR [--judge-backend ...]
+movie101v2 bench --model ID --dataset DIR --out runs/NAME [--judge-backend ...]
 movie101v2 mini-release OUT
 movie101v2 demo [--release DIR --videos DIR]
 movie101v2 env
@@ -26,6 +29,159 @@ def _add_push_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--private", action="store_true", help="Create the repo as private.")
     parser.add_argument("--revision", help="Branch to push to.")
     parser.add_argument("--commit-message", help="Commit message.")
+
+
+def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """Metrics and the LLM judge, shared by `evaluate` and `bench`."""
+    parser.add_argument("--metrics", nargs="+", default=None, help="Default: bleu meteor rouge cider rolef1, "
+                        "plus l1 l2 when a judge is configured; also bertscore (with --bertscore-model).")  # fmt: skip
+    judge = parser.add_argument_group("LLM judge (L1/L2)")
+    judge.add_argument("--judge-backend", choices=["openai", "vllm", "transformers"], help="Enables L1 and L2.")
+    judge.add_argument("--judge-model", help="Default: the paper's judge for the language.")
+    judge.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
+    judge.add_argument("--judge-concurrency", type=int, default=16, help="Concurrent requests (openai backend).")
+    judge.add_argument("--release", help="A copy of the release: use its official judge prompts.")
+    judge.add_argument("--judge-cache", help="SQLite file of cached judgments (default: OUT/judgments.sqlite).")
+    parser.add_argument("--bertscore-model", help="Local model folder for BERTScore.")
+    parser.add_argument("--baselines", help="JSON file of reference results to put beside this run.")
+
+
+def _judge_and_metrics(args: argparse.Namespace) -> tuple[object | None, list[str]]:
+    from pathlib import Path
+
+    from .evaluation import CLASSIC, build_judge
+
+    judge = None
+    if args.judge_backend:
+        judge = build_judge(
+            language=args.config[:2], backend=args.judge_backend, model=args.judge_model, url=args.judge_url,
+            release=args.release, cache=args.judge_cache or Path(args.out) / "judgments.sqlite",
+            concurrency=args.judge_concurrency,
+        )  # fmt: skip
+    return judge, list(args.metrics or [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])])
+
+
+def _print_scores(results: dict) -> None:
+    print(f"\n{'metric':<14} {'score':>8}")
+    for name, value in results["scores"].items():
+        print(f"{name:<14} {value:>8.2f}" if isinstance(value, float) else f"{name:<14} {value!s:>8}")
+
+
+_PROMPT_OPTIONS = {  # PromptSettings field -> (type, help); unset options keep the adapter's saved settings
+    "video_num_frames": (int, "Frames per clip, uniform over the clip (default 16)."),
+    "video_fps": (float, "Sample at this rate instead, at most --video-maxlen frames."),
+    "video_maxlen": (int, "Frame cap with --video-fps (default 16)."),
+    "video_max_pixels": (int, "Pixel budget per frame (default 65536)."),
+    "image_max_pixels": (int, "Pixel budget per portrait (default 50176)."),
+    "max_portraits": (int, "Cast portraits with names in the prompt (default 5; 0 for none)."),
+    "input_mode": (str, "video (frames as one video) or images (frames tiled into images)."),
+    "frames_per_image": (int, "images mode: frames per tiled image (a square number)."),
+    "instruction": (str, "The request after the frames (default: the package's instruction)."),
+    "identified_characters_column": (str, "A column of names recognised on screen (e.g. from `movie101v2 faces`) to "
+                                     "list in the prompt; off by default."),
+}  # fmt: skip
+
+
+def _add_narrate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `narrate`, shared with `bench`."""
+    parser.add_argument(
+        "--backend",
+        default="transformers",
+        choices=["transformers", "vllm", "openai", "retrieval"],
+        help="transformers (any machine), vllm (GPU, fast), openai (a server), retrieval (no model).",
+    )
+    parser.add_argument("--model", help="Model id or folder (the served model name for openai); not for retrieval.")
+    parser.add_argument("--adapter", help="A LoRA adapter folder of recipes/sft_lora.py; its prompt settings apply.")
+    parser.add_argument("--dataset", required=True, help="A prepared folder or Hub id (prepared with --videos).")
+    parser.add_argument("--config", default="en", choices=["en", "zh", "en-short", "zh-short"])
+    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    parser.add_argument("--movie-ids", nargs="+", help="Only these movies (a quick check; evaluate needs the split).")
+    parser.add_argument("--max-samples", type=int, help="Only the first N clips (a quick check).")
+    parser.add_argument("--batch-size", type=int, default=4, help="Clips per generate call (default 4).")
+    parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers decoding frames (default 2).")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="Narration length cap (default 256).")
+    parser.add_argument("--retries", type=int, default=1, help="Extra attempts for a failed clip (default 1).")
+    parser.add_argument("--overwrite", action="store_true", help="Start again instead of resuming.")
+    parser.add_argument("--allow-failures", action="store_true", help="Exit 0 even if clips failed (they are listed "
+                        "in the run record; bench scores them as empty narrations).")  # fmt: skip
+    engine = parser.add_argument_group("vllm / transformers")
+    engine.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model copy (vllm).")
+    engine.add_argument(
+        "--data-parallel-size",
+        type=int,
+        default=1,
+        help="Model copies, one process each on its own GPUs and shard of clips (any backend).",
+    )
+    engine.add_argument("--max-model-len", type=int, default=32768, help="Context length (vllm).")
+    engine.add_argument("--device", help="transformers: cuda, cpu, ... (default: cuda when available).")
+    engine.add_argument("--dtype", default="auto", help="transformers: model dtype (default auto).")
+    server = parser.add_argument_group("openai")
+    server.add_argument("--base-url", default="http://localhost:8000/v1", help="The server's /v1 URL; key from "
+                        "OPENAI_API_KEY.")  # fmt: skip
+    server.add_argument("--concurrency", type=int, default=8, help="Concurrent requests (default 8).")
+    server.add_argument("--num-examples", type=int, default=3, help="Training narrations as in-context examples.")
+    server.add_argument("--request-retries", type=int, default=4, help="Retries of a request on 429/5xx/timeouts.")
+    prompt = parser.add_argument_group("prompt (default: the adapter's saved settings, else the package's)")
+    for name, (kind, text) in _PROMPT_OPTIONS.items():
+        prompt.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
+
+
+def _narrate_options(args: argparse.Namespace, out: str) -> object:
+    from .inference import NarrateOptions
+
+    if args.backend != "retrieval" and not args.model:
+        raise ValueError(f"--backend {args.backend} needs --model (a model id or folder).")
+    return NarrateOptions(
+        dataset=args.dataset, out=out, model=args.model or "retrieval", backend=args.backend, adapter=args.adapter,
+        config=args.config, split=args.split, movie_ids=args.movie_ids, max_samples=args.max_samples,
+        prompt={name: getattr(args, name) for name in _PROMPT_OPTIONS}, batch_size=args.batch_size,
+        num_workers=args.num_workers, max_new_tokens=args.max_new_tokens, retries=args.retries,
+        overwrite=args.overwrite, allow_failures=args.allow_failures,
+        tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size,
+        max_model_len=args.max_model_len, base_url=args.base_url, concurrency=args.concurrency,
+        num_examples=args.num_examples, request_retries=args.request_retries, device=args.device, dtype=args.dtype,
+    )  # fmt: skip
+
+
+class Narrate:
+    help = "Narrate every clip of a split with a model (or the retrieval baseline) into a predictions JSONL."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        _add_narrate_arguments(parser)
+        parser.add_argument("--out", required=True, help="Predictions JSONL; settings and failures go to "
+                            "OUT.run.json. A rerun resumes.")  # fmt: skip
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .inference import narrate_split
+
+        run = narrate_split(_narrate_options(args, args.out))
+        print(run.summary())
+        return 0 if run.complete or args.allow_failures else 1
+
+
+class Bench:
+    help = "Narrate, evaluate and report in one run folder; each step is skipped when its output is complete."
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        _add_narrate_arguments(parser)
+        parser.add_argument("--out", required=True, help="Run folder, e.g. runs/NAME.")
+        _add_scoring_arguments(parser)
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .bench import run_bench
+
+        judge, metrics = _judge_and_metrics(args)
+        summary = run_bench(
+            _narrate_options(args, ""), args.out, metrics=metrics, judge=judge, bertscore_model=args.bertscore_model,
+            baselines=args.baselines,
+        )  # fmt: skip
+        if summary["results"] is not None:
+            _print_scores(summary["results"])
+        return 0 if summary["complete"] or (args.allow_failures and summary["results"] is not None) else 1
 
 
 class Prepare:
@@ -156,39 +312,18 @@ class Evaluate:
         parser.add_argument("--config", default="en", choices=["en", "zh", "en-short", "zh-short"])
         parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
         parser.add_argument("--out", required=True, help="Folder for results.json, per_sample.jsonl, report.html.")
-        parser.add_argument("--metrics", nargs="+", default=None, help="Default: bleu meteor rouge cider rolef1, "
-                            "plus l1 l2 when a judge is configured; also bertscore (with --bertscore-model).")  # fmt: skip
-        judge = parser.add_argument_group("LLM judge (L1/L2)")
-        judge.add_argument("--judge-backend", choices=["openai", "vllm", "transformers"], help="Enables L1 and L2.")
-        judge.add_argument("--judge-model", help="Default: the paper's judge for the language.")
-        judge.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
-        judge.add_argument("--judge-concurrency", type=int, default=16, help="Concurrent requests (openai backend).")
-        judge.add_argument("--release", help="A copy of the release: use its official judge prompts.")
-        judge.add_argument("--judge-cache", help="SQLite file of cached judgments (default: OUT/judgments.sqlite).")
-        parser.add_argument("--bertscore-model", help="Local model folder for BERTScore.")
-        parser.add_argument("--baselines", help="JSON file of reference results to put beside this run.")
+        _add_scoring_arguments(parser)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from pathlib import Path
+        from .evaluation import evaluate_predictions
 
-        from .evaluation import CLASSIC, build_judge, evaluate_predictions
-
-        judge = None
-        if args.judge_backend:
-            judge = build_judge(
-                language=args.config[:2], backend=args.judge_backend, model=args.judge_model, url=args.judge_url,
-                release=args.release, cache=args.judge_cache or Path(args.out) / "judgments.sqlite",
-                concurrency=args.judge_concurrency,
-            )  # fmt: skip
-        metrics = args.metrics or [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])]
+        judge, metrics = _judge_and_metrics(args)
         results = evaluate_predictions(
             args.predictions, args.dataset, out=args.out, config=args.config, split=args.split, metrics=metrics,
             judge=judge, bertscore_model=args.bertscore_model, baselines=args.baselines,
         )  # fmt: skip
-        print(f"\n{'metric':<14} {'score':>8}")
-        for name, value in results["scores"].items():
-            print(f"{name:<14} {value:>8.2f}" if isinstance(value, float) else f"{name:<14} {value!s:>8}")
+        _print_scores(results)
         print(f"\nWrote {args.out}/results.json, per_sample.jsonl and report.html")
         return 0 if results["complete"] else 1
 
@@ -221,7 +356,9 @@ COMMANDS = {
     "prepare": Prepare,
     "push-dataset": PushDataset,
     "push-model": PushModel,
+    "narrate": Narrate,
     "evaluate": Evaluate,
+    "bench": Bench,
     "mini-release": MiniRelease,
     "demo": Demo,
     "env": Env,

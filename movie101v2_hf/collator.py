@@ -330,12 +330,15 @@ class NarrationCollator:
             >>> inputs = collator.prompt_inputs([test[0]])  # doctest: +SKIP
             >>> model.generate(**inputs, max_new_tokens=128)  # doctest: +SKIP
         """
-        inputs = [self.clip_inputs(row) for row in rows]
-        texts = [
-            self.processor.apply_chat_template(item["messages"], add_generation_prompt=True, tokenize=False)
-            for item in inputs
-        ]
-        return self._process(texts, inputs, padding_side="left")
+        return self.prompt_batch([self.clip_inputs(row) for row in rows])
+
+    def prompt_text(self, clip_inputs: dict[str, Any]) -> str:
+        """The chat of one clip rendered with the processor's template, ending with the generation prompt."""
+        return self.processor.apply_chat_template(clip_inputs["messages"], add_generation_prompt=True, tokenize=False)
+
+    def prompt_batch(self, inputs: Sequence[dict[str, Any]]) -> Any:
+        """`prompt_inputs` from clips already turned into `clip_inputs` (e.g. in DataLoader workers)."""
+        return self._process([self.prompt_text(item) for item in inputs], list(inputs), padding_side="left")
 
     # -- training ---------------------------------------------------------------------------------------------
 

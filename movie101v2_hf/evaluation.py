@@ -158,19 +158,36 @@ def load_predictions(path: str | Path) -> dict[str, str]:
     return predictions
 
 
-def match_predictions(predictions: dict[str, str], clip_ids: Sequence[str], *, source: str) -> list[str]:
-    """Predictions in the order of `clip_ids`; missing or unknown ids are an error that counts and names a few."""
+def match_predictions(
+    predictions: dict[str, str], clip_ids: Sequence[str], *, source: str, missing_as_empty: bool = False
+) -> list[str]:
+    """Predictions in the order of `clip_ids`; missing or unknown ids are an error that counts and names a few.
+
+    With `missing_as_empty`, a clip without a prediction is scored as an empty narration (it counts against the
+    model, instead of being left out of the average).
+    """
     expected = set(clip_ids)
     missing = [c for c in clip_ids if c not in predictions]
     unknown = [c for c in predictions if c not in expected]
     problems = []
-    if missing:
+    if missing and not missing_as_empty:
         problems.append(f"{len(missing)} clip(s) of the split have no prediction, e.g. {', '.join(missing[:3])}")
     if unknown:
         problems.append(f"{len(unknown)} prediction(s) are for clips not in the split, e.g. {', '.join(unknown[:3])}")
     if problems:
         raise ValueError(f"{source}: " + "; ".join(problems) + ". Predict every clip of the split, and only those.")
-    return [predictions[c] for c in clip_ids]
+    return [predictions.get(c, "") for c in clip_ids]
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file: what `results.json` records of the predictions it scored."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -193,8 +210,12 @@ def evaluate_predictions(
     judge: Judge | None = None,
     bertscore_model: str | None = None,
     baselines: str | Path | None = None,
+    missing_as_empty: bool = False,
 ) -> dict[str, Any]:
     """Score a predictions file against a prepared dataset and write results, per-sample lines and a report.
+
+    `missing_as_empty` scores clips without a prediction as empty narrations (for runs with failed clips);
+    `results.json` then counts them in `num_missing`.
 
     Writes `out/results.json`, `out/per_sample.jsonl`, `out/report.html` and `out/scores.png`.
 
@@ -212,7 +233,10 @@ def evaluate_predictions(
     rows = load_dataset(dataset, config, split=split)
     rows = rows.select_columns(["clip_id", "narration", "characters", "cast"])
     clip_ids = rows["clip_id"]
-    candidates = match_predictions(load_predictions(predictions_path), clip_ids, source=str(predictions_path))
+    predictions = load_predictions(predictions_path)
+    candidates = match_predictions(
+        predictions, clip_ids, source=str(predictions_path), missing_as_empty=missing_as_empty
+    )
     references = rows["narration"]
     scores = narration_metrics(
         candidates, references, language=language, metrics=metrics, reference_characters=rows["characters"],
@@ -229,7 +253,9 @@ def evaluate_predictions(
     complete = all(result["num_failed"] == 0 for result in judged.values())
     results = {
         "dataset": dataset, "config": config, "split": split, "num_samples": len(clip_ids),
-        "predictions": str(predictions_path), "scores": flat, "complete": complete,
+        "predictions": str(predictions_path), "predictions_sha256": file_sha256(predictions_path),
+        "num_missing": sum(c not in predictions for c in clip_ids), "metrics": list(metrics),
+        "scores": flat, "complete": complete,
         "judge": provenance or None, "package_version": __version__,
     }  # fmt: skip
     out = Path(out)

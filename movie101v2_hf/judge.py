@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import sqlite3
 import threading
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
+from .openai_api import ChatClient, ChatRequestError
 
 logger = logging.getLogger(__name__)
 
@@ -313,17 +313,9 @@ class OpenAIJudge:
         return f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
 
     def generate(self, prompts: Sequence[str], *, metric: str) -> list[str | None]:
-        import requests
-
-        headers = {"Content-Type": "application/json"}
-        if key := os.environ.get(self.api_key_env):
-            headers["Authorization"] = f"Bearer {key}"
-        url = self.base_url.rstrip("/") + "/chat/completions"
-        local = threading.local()
+        client = ChatClient(self.base_url, self.api_key_env, self.max_retries, self.timeout, self.backoff)
 
         def one(prompt: str) -> str | None:
-            if not hasattr(local, "session"):
-                local.session = requests.Session()
             body: dict[str, Any] = {
                 "model": self.model,
                 "messages": [{"role": "user", "content": prompt}],
@@ -332,30 +324,11 @@ class OpenAIJudge:
             }
             if self.structured_output:  # vLLM / SGLang servers: the judge can only write the expected format
                 body["structured_outputs"] = {"regex": ANSWER_REGEX[metric]}
-            for attempt in range(self.max_retries + 1):
-                wait = self.backoff * 2**attempt
-                try:
-                    response = local.session.post(url, json=body, headers=headers, timeout=self.timeout)
-                except (requests.Timeout, requests.ConnectionError) as err:
-                    logger.debug("judge request failed (%s), attempt %d", type(err).__name__, attempt + 1)
-                else:
-                    if response.status_code == 200:
-                        try:
-                            return response.json()["choices"][0]["message"]["content"] or ""
-                        except (ValueError, KeyError, IndexError, TypeError):
-                            logger.warning("judge replied 200 without a chat completion: %.200s", response.text)
-                            return None
-                    if response.status_code != 429 and response.status_code < 500:
-                        logger.warning("judge request rejected (HTTP %d): %.200s", response.status_code, response.text)
-                        return None
-                    if retry_after := response.headers.get("Retry-After"):
-                        try:
-                            wait = max(wait, float(retry_after))
-                        except ValueError:
-                            pass
-                if attempt < self.max_retries:
-                    time.sleep(wait)
-            return None
+            try:
+                return client.complete(body)
+            except ChatRequestError as err:  # the sample gets None and the run goes on
+                logger.warning("judge request failed: %s", err)
+                return None
 
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
             return list(pool.map(one, prompts))

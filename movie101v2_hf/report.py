@@ -89,6 +89,11 @@ def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | P
     status = (
         "" if results.get("complete", True) else "<p><b>Incomplete:</b> some judgments failed; re-run to finish.</p>"
     )
+    if results.get("num_missing"):
+        status += (
+            f"<p><b>{results['num_missing']} clip(s) had no prediction</b> (narration failed) and were scored as "
+            "empty narrations.</p>"
+        )
     baseline_note = (
         f"Reference results from {html.escape(str(baselines))}."
         if references

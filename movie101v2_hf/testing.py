@@ -28,12 +28,12 @@ def rule_based_answer(prompt: str) -> str:
 
 
 class ScriptedJudgeServer:
-    """An OpenAI-compatible `/v1/chat/completions` server on 127.0.0.1 that answers by rule.
+    """An OpenAI-compatible `/v1/chat/completions` server on 127.0.0.1 that answers by rule (judge or narrator).
 
     Args:
         answer: maps the user message to the reply text (default: `rule_based_answer`).
         latency: seconds each request takes before it is answered.
-        faults: what the next requests get, in order, before normal service: `"429"`, `"500"`,
+        faults: what the next requests get, in order, before normal service: `"429"`, `"500"`, `"400"`,
             `"slow"` (answers after `slow_seconds`), `"garbage"` (a reply no parser accepts), `"ok"`.
         slow_seconds: how long a `"slow"` reply takes.
 
@@ -114,6 +114,8 @@ class ScriptedJudgeServer:
                     return self._reply(429, {"error": {"message": "rate limited"}})
                 if fault == "500":
                     return self._reply(500, {"error": {"message": "internal error"}})
+                if fault == "400":
+                    return self._reply(400, {"error": {"message": "bad request"}})
                 if fault == "slow":
                     time.sleep(server.slow_seconds)
                 content = body["messages"][-1]["content"]
