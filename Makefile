@@ -4,6 +4,7 @@ BIN     := $(VENV)/bin
 OUT     ?= demo-output
 RELEASE ?=
 VIDEOS  ?=
+JUDGE_URL ?=
 
 .PHONY: setup demo test test-fast style quality benchmark clean
 
@@ -14,7 +15,8 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/movie101v2 demo --out $(OUT) $(if $(RELEASE),--release $(RELEASE)) $(if $(VIDEOS),--videos $(VIDEOS))
+	$(BIN)/movie101v2 demo --out $(OUT) $(if $(RELEASE),--release $(RELEASE)) $(if $(VIDEOS),--videos $(VIDEOS)) \
+		$(if $(JUDGE_URL),--judge-backend openai --judge-url $(JUDGE_URL))
 
 test: setup
 	$(BIN)/python -m pytest
@@ -31,6 +33,7 @@ quality: setup
 benchmark: setup
 	$(BIN)/python benchmarks/clip_sampling.py
 	$(BIN)/python benchmarks/judge_throughput.py
+	$(BIN)/python benchmarks/narrate_throughput.py
 
 clean:
 	rm -rf $(OUT) benchmarks/output .pytest_cache

@@ -277,7 +277,10 @@ class MiniRelease:
 
 
 class Demo:
-    help = "Prepare, load, sample clip frames and write a contact sheet (the mini-release unless --release)."
+    help = (
+        "Prepare, load, sample clip frames, then narrate (retrieval baseline), evaluate and report "
+        "(the mini-release unless --release)."
+    )
 
     @staticmethod
     def register(parser: argparse.ArgumentParser) -> None:
@@ -288,16 +291,31 @@ class Demo:
         parser.add_argument("--num-clips", type=int, default=4, help="Clips on the contact sheet (default: 4).")
         parser.add_argument("--num-frames", type=int, default=8, help="Frames per clip (default: 8).")
         parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (default: 2).")
+        judge = parser.add_argument_group(
+            "LLM judge: adds L1/L2 to the benchmark loop (official prompts with --release)"
+        )
+        judge.add_argument("--judge-backend", choices=["openai", "vllm", "transformers"])
+        judge.add_argument("--judge-model", help="Default: the paper's judge for English.")
+        judge.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
         from .demo import run_demo
+        from .evaluation import build_judge
 
         if args.videos and not args.release:
             raise SystemExit("--videos needs --release (the mini-release brings its own movies).")
+        judge = None
+        if args.judge_backend:
+            judge = build_judge(
+                language="en", backend=args.judge_backend, model=args.judge_model, url=args.judge_url,
+                release=args.release, cache=Path(args.out) / "judgments.sqlite",
+            )  # fmt: skip
         run_demo(
             args.out, release=args.release, videos=args.videos, split=args.split, num_clips=args.num_clips,
-            num_frames=args.num_frames, num_workers=args.num_workers,
+            num_frames=args.num_frames, num_workers=args.num_workers, judge=judge,
         )  # fmt: skip
         return 0
 

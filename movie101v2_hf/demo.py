@@ -1,4 +1,5 @@
-"""`movie101v2 demo` (what `make demo` runs): prepare, load, sample clip frames, summarise, contact sheet.
+"""`movie101v2 demo` (what `make demo` runs): prepare, load, sample clip frames, contact sheet, then the
+benchmark loop (`bench`: narrate with the retrieval baseline, evaluate, HTML report).
 
 Without `--release` it generates the mini-release (`movie101v2_hf.synthetic`) and runs on that, so
 it works on a fresh machine; with `--release DIR --videos DIR` it runs the same on the real release.
@@ -24,14 +25,16 @@ def run_demo(
     num_clips: int = 4,
     num_frames: int = 8,
     num_workers: int = 2,
+    judge: Any = None,
 ) -> dict[str, Any]:
     """Run the demo and return its summary (also printed).
+
+    `judge` (a `judge.Judge`) adds L1 and L2 to the benchmark's classic metrics.
 
     Example:
         >>> run_demo("demo-output")["contact_sheet"]  # doctest: +SKIP
         'demo-output/contact_sheet.png'
     """
-    import torch
     from datasets import load_dataset
 
     out = Path(out)
@@ -64,7 +67,33 @@ def run_demo(
     summary: dict[str, Any] = {"dataset": str(dataset_dir), "counts": prepared.counts}
     if videos is None:
         print("\nNo --videos given: skipping frame sampling (the release has no movies).")
-        return summary
+    else:
+        summary.update(_sample_frames(clips, out, num_clips=num_clips, num_frames=num_frames, num_workers=num_workers))
+    summary["bench"] = _bench(dataset_dir, out / "runs" / "retrieval", split=split, judge=judge)
+    return summary
+
+
+def _bench(dataset_dir: Path, run_dir: Path, *, split: str, judge: Any) -> dict[str, Any]:
+    """The benchmark loop on the retrieval baseline: predictions, scores and the HTML report."""
+    from .bench import run_bench
+    from .evaluation import CLASSIC
+    from .inference import NarrateOptions
+
+    print(f"\nBenchmark loop (movie101v2 bench) with the retrieval baseline on `en` {split}:")
+    options = NarrateOptions(dataset=str(dataset_dir), out="", backend="retrieval", split=split, overwrite=True)
+    metrics = [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])]
+    result = run_bench(options, run_dir, metrics=metrics, judge=judge, log=lambda line: print("  " + line))
+    scores = result["results"]["scores"]
+    print("  " + ", ".join(f"{name} {value:.2f}" for name, value in scores.items() if isinstance(value, float)))
+    if not judge:
+        print("  (L1/L2 need a judge: movie101v2 demo --judge-backend openai --judge-url http://HOST:PORT/v1)")
+    print(f"  Report: {run_dir / 'report.html'}")
+    return {"report": str(run_dir / "report.html"), "scores": scores}
+
+
+def _sample_frames(clips: Any, out: Path, *, num_clips: int, num_frames: int, num_workers: int) -> dict[str, Any]:
+    """Sample frames of the first clips in a DataLoader with workers and write the contact sheet."""
+    import torch
 
     sampler = ClipSampler(num_frames=num_frames, size=(180, 320))
     subset = sampler.apply(clips.select(range(min(num_clips, len(clips)))))
@@ -81,8 +110,7 @@ def run_demo(
     sheet = out / "contact_sheet.png"
     contact_sheet(sampled, sheet)
     print(f"Contact sheet: {sheet}")
-    summary.update({"contact_sheet": str(sheet), "sampled_clips": len(sampled), "seconds": elapsed})
-    return summary
+    return {"contact_sheet": str(sheet), "sampled_clips": len(sampled), "seconds": elapsed}
 
 
 def contact_sheet(rows: list[dict[str, Any]], path: str | Path, *, thumb_width: int = 160) -> Path:

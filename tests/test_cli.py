@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -87,9 +88,20 @@ def test_push_dataset_refuses_an_incomplete_folder(tmp_path, capsys):
 def test_demo_end_to_end(tmp_path, capsys):
     from PIL import Image
 
-    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--num-clips", "3", "--num-frames", "5"]) == 0
+    from movie101v2_hf.testing import ScriptedJudgeServer
+
+    with ScriptedJudgeServer() as judge:  # a judge that answers 3,4 (L1) and 3 (L2) to everything
+        arguments = ["demo", "--out", str(tmp_path / "demo"), "--num-clips", "3", "--num-frames", "5",
+                     "--judge-backend", "openai", "--judge-url", judge.url]  # fmt: skip
+        assert cli.main(arguments) == 0
     printed = capsys.readouterr().out
     assert "Sampled 5 frames from each of 3 clips" in printed
     sheet = Image.open(tmp_path / "demo" / "contact_sheet.png")
     assert sheet.format == "PNG" and sheet.width > 5 * 160 and sheet.height > 3 * 90
     assert (Path(tmp_path) / "demo" / "dataset" / "README.md").is_file()
+    # the benchmark loop: retrieval predictions for every test clip, classic metrics and the judge's L1/L2
+    run = Path(tmp_path) / "demo" / "runs" / "retrieval"
+    results = json.loads((run / "results.json").read_text())
+    assert results["complete"] and results["num_samples"] == len((run / "predictions.jsonl").read_text().splitlines())
+    assert results["scores"]["L1-Env"] == 60.0 and results["scores"]["L2"] == 60.0 and "CIDEr" in results["scores"]
+    assert "L1-Char" in (run / "report.html").read_text()
