@@ -6,6 +6,7 @@ movie101v2 push-model DIR --repo-id ORG/NAME [--merge] [--results results.json]
 movie101v2 narrate --model ID --dataset DIR --config en --split test --out preds.jsonl [--backend ...]
 movie101v2 evaluate --predictions preds.jsonl --dataset DIR --out DIR [--judge-backend ...]
 movie101v2 bench --model ID --dataset DIR --out runs/NAME [--judge-backend ...]
+movie101v2 faces --dataset DIR --model-dir buffalo_l --out faces.jsonl [--evaluate]
 movie101v2 mini-release OUT
 movie101v2 demo [--release DIR --videos DIR]
 movie101v2 env
@@ -77,8 +78,8 @@ _PROMPT_OPTIONS = {  # PromptSettings field -> (type, help); unset options keep 
     "input_mode": (str, "video (frames as one video) or images (frames tiled into images)."),
     "frames_per_image": (int, "images mode: frames per tiled image (a square number)."),
     "instruction": (str, "The request after the frames (default: the package's instruction)."),
-    "identified_characters_column": (str, "A column of names recognised on screen (e.g. from `movie101v2 faces`) to "
-                                     "list in the prompt; off by default."),
+    "identified_characters_column": (str, "A column of names recognised on screen to list in the prompt (--faces "
+                                     "sets it); off by default."),
 }  # fmt: skip
 
 
@@ -121,6 +122,8 @@ def _add_narrate_arguments(parser: argparse.ArgumentParser) -> None:
     server.add_argument("--concurrency", type=int, default=8, help="Concurrent requests (default 8).")
     server.add_argument("--num-examples", type=int, default=3, help="Training narrations as in-context examples.")
     server.add_argument("--request-retries", type=int, default=4, help="Retries of a request on 429/5xx/timeouts.")
+    parser.add_argument("--faces", help="A `movie101v2 faces` output: list the names it found on screen in each "
+                        "clip's prompt (off by default).")  # fmt: skip
     prompt = parser.add_argument_group("prompt (default: the adapter's saved settings, else the package's)")
     for name, (kind, text) in _PROMPT_OPTIONS.items():
         prompt.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
@@ -140,6 +143,7 @@ def _narrate_options(args: argparse.Namespace, out: str) -> object:
         tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size,
         max_model_len=args.max_model_len, base_url=args.base_url, concurrency=args.concurrency,
         num_examples=args.num_examples, request_retries=args.request_retries, device=args.device, dtype=args.dtype,
+        faces=args.faces,
     )  # fmt: skip
 
 
@@ -346,6 +350,85 @@ class Evaluate:
         return 0 if results["complete"] else 1
 
 
+class Faces:
+    help = (
+        "Identify cast members in clips by face (insightface: detection + ArcFace, cosine similarity to the cast "
+        "portraits). insightface's model packs are for non-commercial research use only."
+    )
+
+    @staticmethod
+    def register(parser: argparse.ArgumentParser) -> None:
+        from .faces import DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, DEFAULT_THRESHOLD
+
+        parser.add_argument("--dataset", required=True, help="A prepared folder or Hub id (prepared with --videos).")
+        parser.add_argument("--config", default="en", choices=["en", "zh", "en-short", "zh-short"],
+                            help="Names in this config's language.")  # fmt: skip
+        parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+        parser.add_argument(
+            "--model-dir",
+            required=True,
+            help="A local insightface model pack, e.g. "
+            "~/.insightface/models/buffalo_l (non-commercial research use only); nothing is downloaded.",
+        )
+        parser.add_argument("--out", required=True, help="JSONL, one line per clip; a rerun resumes.")
+        parser.add_argument(
+            "--threshold",
+            type=float,
+            default=DEFAULT_THRESHOLD,
+            help=f"Cosine similarity a face needs to its closest portrait (default {DEFAULT_THRESHOLD}).",
+        )
+        parser.add_argument("--max-cast", type=int, help="Match against the first K billed cast members only.")
+        parser.add_argument("--min-frames", type=int, default=1, help="Frames a character must be found in.")
+        parser.add_argument(
+            "--fps", type=float, default=1.0, help="Frames per second of clip (default 1, as the paper)."
+        )
+        parser.add_argument("--max-frames", type=int, default=32, help="At most this many frames per clip.")
+        parser.add_argument(
+            "--det-size", type=int, default=DEFAULT_DET_SIZE, help="Detector input side (default 640)."
+        )
+        parser.add_argument("--det-thresh", type=float, default=DEFAULT_DET_THRESH, help="Detection score threshold.")
+        parser.add_argument("--movie-ids", nargs="+", help="Only these movies.")
+        parser.add_argument("--max-samples", type=int, help="Only the first N clips.")
+        parser.add_argument("--cache-dir", help="Portrait embedding cache (default ~/.cache/movie101v2_hf/faces).")
+        parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers decoding frames.")
+        parser.add_argument("--overwrite", action="store_true", help="Start again instead of resuming.")
+        parser.add_argument("--evaluate", action="store_true", help="Then report precision, recall and F1 against "
+                            "the characters marked in the reference narrations (the paper's test).")  # fmt: skip
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        import json
+        from pathlib import Path
+
+        from .faces import FaceSettings, FacesOptions, evaluate_identification, identify_split
+        from .inference import sidecar_path
+
+        settings = FaceSettings(
+            threshold=args.threshold, max_cast=args.max_cast, min_frames=args.min_frames, fps=args.fps,
+            max_frames=args.max_frames,
+        )  # fmt: skip
+        record = identify_split(FacesOptions(
+            dataset=args.dataset, model_dir=args.model_dir, out=args.out, config=args.config, split=args.split,
+            settings=settings, det_size=args.det_size, det_thresh=args.det_thresh, movie_ids=args.movie_ids,
+            max_samples=args.max_samples, cache_dir=args.cache_dir, num_workers=args.num_workers,
+            overwrite=args.overwrite,
+        ))  # fmt: skip
+        print(f"{record['num_written']:,}/{record['num_clips']:,} clips in {args.out}; portraits embedded "
+              f"{record['portraits']['embedded']}, from cache {record['portraits']['from_cache']}")  # fmt: skip
+        for failure in record["failures"][:3]:
+            print(f"failed: {failure['clip_id']}: {failure['error']}")
+        if args.evaluate:
+            scores = evaluate_identification(args.out, args.dataset, config=args.config, split=args.split)
+            print(f"ground truth {scores['ground_truth']}, predicted {scores['predicted']}, correct "
+                  f"{scores['correct']}: precision {scores['precision']:.1f}, recall {scores['recall']:.1f}, "
+                  f"F1 {scores['f1']:.1f} over {scores['num_clips']} clips")  # fmt: skip
+            path = Path(args.out).with_name(Path(args.out).stem + ".eval.json")
+            path.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+            print(f"Wrote {path}")
+        print(f"Run record: {sidecar_path(args.out)}")
+        return 0 if record["complete"] else 1
+
+
 class Env:
     help = "Print versions of the package and its dependencies, for bug reports."
 
@@ -377,6 +460,7 @@ COMMANDS = {
     "narrate": Narrate,
     "evaluate": Evaluate,
     "bench": Bench,
+    "faces": Faces,
     "mini-release": MiniRelease,
     "demo": Demo,
     "env": Env,

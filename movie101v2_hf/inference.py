@@ -528,7 +528,7 @@ def read_written(out: Path) -> list[str]:
     return clip_ids
 
 
-def _check_resumable(out: Path, settings: dict[str, Any]) -> None:
+def check_resumable(out: Path, settings: dict[str, Any]) -> None:
     record_path = sidecar_path(out)
     if not record_path.is_file():
         if out.is_file() and out.stat().st_size:
@@ -610,7 +610,7 @@ def run_narration(
     if overwrite:
         out.unlink(missing_ok=True)
         sidecar_path(out).unlink(missing_ok=True)
-    _check_resumable(out, settings)
+    check_resumable(out, settings)
     written = set(read_written(out))
     all_ids = clips["clip_id"]
     pending = [i for i, clip_id in enumerate(all_ids) if clip_id not in written]
@@ -772,6 +772,7 @@ class NarrateOptions:
     num_shards: int = 1
     shard_index: int = 0
     show_progress: bool = True
+    faces: str | None = None  # a `movie101v2 faces` output: its names go into the prompt
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -784,7 +785,7 @@ class NarrateOptions:
     def run_settings(self) -> dict[str, Any]:
         """What identifies the predictions (compared when resuming): not batch size, workers or paths."""
         keys = ("dataset", "model", "backend", "adapter", "config", "split", "movie_ids", "max_samples",
-                "max_new_tokens", "num_examples", "data_parallel_size")  # fmt: skip
+                "max_new_tokens", "num_examples", "data_parallel_size", "faces")  # fmt: skip
         return {key: getattr(self, key) for key in keys}
 
 
@@ -835,7 +836,21 @@ def narrate_split(options: NarrateOptions) -> NarrationRun:
     )  # fmt: skip
     if options.num_shards > 1:
         clips = clips.select(range(options.shard_index, len(clips), options.num_shards))
+    if options.faces:
+        from .faces import IDENTIFIED_COLUMN, add_identified_characters
+
+        clips = add_identified_characters(clips, options.faces)
+        options.prompt = {**options.prompt, "identified_characters_column": IDENTIFIED_COLUMN}
     narrator, settings = build_narrator(options, clips)
+    if (
+        settings
+        and settings.identified_characters_column
+        and settings.identified_characters_column not in clips.column_names
+    ):
+        raise ValueError(
+            f"The prompt lists names found on screen (column {settings.identified_characters_column!r}, as the adapter "
+            "was trained), but the clips have no such column: pass --faces FACES.jsonl (a `movie101v2 faces` output)."
+        )
     run_settings = {**options.run_settings(), "prompt": asdict(settings) if settings else None,
                     "narrator": narrator.describe()}  # fmt: skip
     return run_narration(
@@ -868,7 +883,7 @@ def _narrate_data_parallel(options: NarrateOptions, launcher: Callable[..., Any]
     out = Path(options.out)
     if sidecar_path(out).is_file() and not options.overwrite:
         record = json.loads(sidecar_path(out).read_text("utf-8"))
-        _check_resumable(out, {**record.get("settings", {}), **options.run_settings()})
+        check_resumable(out, {**record.get("settings", {}), **options.run_settings()})
         if record.get("complete"):
             logger.info("%s is complete; nothing to do", out)
             return _run_from_record(out, record)

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .release import NARRATION_SETS, SPLIT_FILE_IN_REPO
 
@@ -236,3 +237,58 @@ def make_mini_release(
 def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def make_face_movie(
+    path: str | Path,
+    appearances: list[tuple[float, float, list[Any]]],
+    *,
+    duration: float,
+    fps: int = 2,
+    width: int = 320,
+    height: int = 240,
+    face_size: int = 80,
+    top: int = 80,
+) -> Path:
+    """Encode an H.264 movie on black that shows faces (PIL images) during given time ranges.
+
+    Each appearance `(start, end, faces)` puts its faces side by side, `face_size` pixels a side, `top` pixels
+    from the top, from `start` to `end` seconds; the frames come from this function, FFmpeg encodes them (nearly
+    lossless, `-crf 4`). With the defaults, faces fall on the 8-pixel grid of `testing.make_tiny_face_models`'s
+    detector (a 320 x 240 frame is scaled by 0.4 into its 128-pixel input).
+
+    Example:
+        >>> from movie101v2_hf.testing import synthetic_face
+        >>> make_face_movie("/tmp/f.mp4", [(1.0, 3.0, [synthetic_face(0)])], duration=4)  # doctest: +SKIP
+        PosixPath('/tmp/f.mp4')
+    """
+    import numpy as np
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial.mp4")
+    command = [
+        require_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-c:v", "libx264", "-preset", "ultrafast",
+        "-crf", "4", "-pix_fmt", "yuv420p", "-g", str(fps), "-movflags", "+faststart", str(tmp),
+    ]  # fmt: skip
+    scaled = {}
+    frames = []
+    for index in range(round(duration * fps)):
+        seconds = index / fps
+        canvas = Image.new("RGB", (width, height))
+        for start, end, faces in appearances:
+            if start <= seconds <= end:
+                for slot, face in enumerate(faces):
+                    key = id(face)
+                    if key not in scaled:
+                        scaled[key] = face.resize((face_size, face_size), Image.NEAREST)
+                    canvas.paste(scaled[key], (20 + slot * (face_size + 20), top))
+        frames.append(np.asarray(canvas).tobytes())
+    result = subprocess.run(command, input=b"".join(frames), capture_output=True)
+    if result.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"ffmpeg failed to write {path}:\n{result.stderr.decode(errors='replace').strip()}")
+    tmp.replace(path)
+    return path

@@ -27,6 +27,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser
 
 from movie101v2_hf.collator import NarrationCollator
+from movie101v2_hf.faces import IDENTIFIED_COLUMN, add_identified_characters
 from movie101v2_hf.hub import eval_results_from_file, narration_model_card, push_model
 from movie101v2_hf.training import (
     NarrationArguments,
@@ -46,6 +47,8 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
         eval_results_from_file(narration_args.eval_results)  # a bad results file fails now, not after training
     if script_args.dataset_config in ("en", "zh", "en-short", "zh-short"):
         narration_args.language = script_args.dataset_config[:2]  # the narration column's language
+    if narration_args.faces_file:  # names found on screen by `movie101v2 faces` go into the prompt
+        narration_args.identified_characters_column = narration_args.identified_characters_column or IDENTIFIED_COLUMN
     settings = narration_args.prompt_settings()
 
     # Model and processor
@@ -74,6 +77,11 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
             script_args.dataset_name, script_args.dataset_config, script_args.dataset_test_split,
             movie_ids=narration_args.movie_ids, max_samples=narration_args.max_eval_samples,
         )  # fmt: skip
+    if narration_args.faces_file:
+        column = settings.identified_characters_column
+        train_dataset = add_identified_characters(train_dataset, narration_args.faces_file, column)
+        if eval_dataset is not None:
+            eval_dataset = add_identified_characters(eval_dataset, narration_args.faces_file, column)
     if streaming and training_args.max_steps <= 0:
         training_args.max_steps = stream_steps(
             train_dataset, training_args, max_samples=narration_args.max_train_samples,

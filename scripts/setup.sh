@@ -4,10 +4,15 @@ set -euo pipefail
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-# System tools: FFmpeg (torchcodec, the synthetic movies) and Java (pycocoevalcap's tokenizer and METEOR).
+# System tools: FFmpeg (torchcodec, the synthetic movies), Java (pycocoevalcap's tokenizer and METEOR), libGL.
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+# OpenCV (an insightface dependency, for `movie101v2 faces`) loads libGL and GLib's libgthread at import.
+if command -v ldconfig >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  ldconfig -p | grep 'libGL.so.1 ' >/dev/null || missing+=(libgl1)  # no -q: pipefail and SIGPIPE
+  ldconfig -p | grep 'libgthread-2.0.so.0 ' >/dev/null || missing+=(libglib2.0-0)
+fi
 if ((${#missing[@]})); then
   echo "Installing ${missing[*]} ..."
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -104,6 +104,11 @@ def test_an_adapter_brings_its_prompt_settings(sample_prepared_with_movies, tiny
     with pytest.raises(ValueError, match="other settings.*--overwrite"):
         narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
                                prompt={"video_num_frames": 3}, max_samples=2))  # fmt: skip
+    # an adapter trained with the names found on screen needs them at inference too
+    PromptSettings(video_num_frames=2, identified_characters_column="identified_characters").save(adapter)
+    with pytest.raises(ValueError, match="pass --faces"):
+        narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
+                               prompt={}, max_samples=2, overwrite=True))  # fmt: skip
 
 
 # -- openai -------------------------------------------------------------------------------------------------------

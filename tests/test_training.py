@@ -257,9 +257,12 @@ def test_the_card_has_a_valid_model_index(trained):
 
 @pytest.mark.slow
 def test_two_processes_stream_disjoint_clips_and_resume(tiny_vlm, sample_prepared_with_movies, tmp_path):
+    faces = tmp_path / "faces.jsonl"  # names found on screen (as `movie101v2 faces` writes them) go into the prompt
+    faces.write_text("".join(json.dumps({"clip_id": f"{MOVIE}_long_{i:05d}", "characters": ["Somebody"]}) + "\n"
+                             for i in range(4)))  # fmt: skip
     recipe = _recipe(tmp_path, tiny_vlm, sample_prepared_with_movies, output_dir=str(tmp_path / "out"),
                      per_device_train_batch_size=1, dataset_streaming=True, record_clip_ids=True, max_steps=2,
-                     save_strategy="steps", save_steps=2, logging_steps=1)  # fmt: skip
+                     save_strategy="steps", save_steps=2, logging_steps=1, faces_file=str(faces))  # fmt: skip
     # accelerate's --cpu alone starts one process without an MPI host file; --multi_gpu starts torchrun's
     # two processes, which the recipe's use_cpu puts on the CPU with the gloo backend.
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
@@ -278,6 +281,8 @@ def test_two_processes_stream_disjoint_clips_and_resume(tiny_vlm, sample_prepare
     assert state["global_step"] == 3
     assert not (tmp_path / "out" / "checkpoint-1").exists()  # it went on from step 2, not from 0
     assert [entry["step"] for entry in state["log_history"] if "loss" in entry] == [1, 2, 3]
+    # the adapter remembers that its prompts listed the names found on screen, so narrate will ask for --faces
+    assert PromptSettings.load(tmp_path / "out").identified_characters_column == "identified_characters"
 
 
 def test_recipe_yamls_parse_with_the_script_arguments():
