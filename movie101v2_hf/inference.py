@@ -29,7 +29,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -877,12 +877,13 @@ def _visible_devices() -> list[str]:
         return []
 
 
-def _narrate_data_parallel(options: NarrateOptions, launcher: Callable[..., Any] = subprocess.Popen) -> NarrationRun:
+def _narrate_data_parallel(options: NarrateOptions) -> NarrationRun:
     """One process per shard (each on `tensor_parallel_size` GPUs of its own), then merge in dataset order."""
     count = options.data_parallel_size
     out = Path(options.out)
     if sidecar_path(out).is_file() and not options.overwrite:
         record = json.loads(sidecar_path(out).read_text("utf-8"))
+        # The shards know the prompt and narrator settings; here only the options can differ.
         check_resumable(out, {**record.get("settings", {}), **options.run_settings()})
         if record.get("complete"):
             logger.info("%s is complete; nothing to do", out)
@@ -902,7 +903,9 @@ def _narrate_data_parallel(options: NarrateOptions, launcher: Callable[..., Any]
         env = dict(os.environ)
         if devices:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(devices[index * per_shard : (index + 1) * per_shard])
-        processes.append(launcher([sys.executable, "-m", "movie101v2_hf.inference", json.dumps(shard)], env=env))
+        processes.append(
+            subprocess.Popen([sys.executable, "-m", "movie101v2_hf.inference", json.dumps(shard)], env=env)
+        )
     codes = [process.wait() for process in processes]
     records = []
     for index in range(count):
@@ -927,7 +930,7 @@ def _merge_shards(options: NarrateOptions, records: list[dict[str, Any]], second
         max_samples=options.max_samples,
     )["clip_id"]  # fmt: skip
     failures = {f["clip_id"]: f["error"] for record in records for f in record["failures"]}
-    settings = {**records[0]["settings"], "num_shards": 1, "shard_index": 0}
+    settings = records[0]["settings"]
     write_atomically(out, "".join(lines[c] for c in clip_ids if c in lines))
     run = NarrationRun(out, len(clip_ids), sum(c in lines for c in clip_ids), failures, seconds, settings)
     write_atomically(sidecar_path(out), json.dumps(run.record(), indent=2, ensure_ascii=False) + "\n")
