@@ -431,9 +431,10 @@ class RetrievalNarrator:
 
     @classmethod
     def from_dataset(
-        cls, dataset: str, config: str, clips: Any, *, identified_column: str | None = None
+        cls, dataset: str, config: str, split: str, *, identified_column: str | None = None
     ) -> RetrievalNarrator:
-        """Index the `train` split of `dataset`; `clips` (the rows to narrate) give each movie's length."""
+        """Index the `train` split of `dataset`; the clips of `split` (all of them, whatever subset or shard is
+        narrated, so that every run sees the same movie lengths) give each movie's length."""
         from datasets import load_dataset
 
         from .retrieval import RetrievalIndex, movie_lengths
@@ -441,7 +442,8 @@ class RetrievalNarrator:
         train = load_dataset(dataset, config, split="train")
         genres = movie_genres(dataset)
         index = RetrievalIndex.from_rows(train, genres)
-        lengths = movie_lengths(clips.select_columns(["movie_id", "end"]).to_dict())
+        rows = train if split == "train" else load_dataset(dataset, config, split=split)
+        lengths = movie_lengths(rows.select_columns(["movie_id", "end"]).to_dict())
         return cls(_RetrievalRequests(index, genres, lengths, identified_column), train_clips=len(index))
 
     def builder(self) -> RequestBuilder:
@@ -789,14 +791,17 @@ class NarrateOptions:
         return {key: getattr(self, key) for key in keys}
 
 
-def build_narrator(options: NarrateOptions, clips: Any) -> tuple[Narrator, PromptSettings | None]:
+def build_narrator(options: NarrateOptions) -> tuple[Narrator, PromptSettings | None]:
     """The backend `options` name, with its prompt settings and portraits."""
     from .training import load_portraits
 
     language = options.config[:2]
     if options.backend == "retrieval":
         column = options.prompt.get("identified_characters_column")
-        return RetrievalNarrator.from_dataset(options.dataset, options.config, clips, identified_column=column), None
+        narrator = RetrievalNarrator.from_dataset(
+            options.dataset, options.config, options.split, identified_column=column
+        )
+        return narrator, None
     settings = resolve_prompt_settings(language, options.adapter, options.prompt)
     portraits = load_portraits(options.dataset, language, max_portraits=settings.max_portraits)
     common = {"settings": settings, "portraits": portraits, "max_new_tokens": options.max_new_tokens}
@@ -812,7 +817,7 @@ def build_narrator(options: NarrateOptions, clips: Any) -> tuple[Narrator, Promp
     else:
         retrieval = None
         if options.num_examples:
-            retrieval = RetrievalNarrator.from_dataset(options.dataset, options.config, clips).requests
+            retrieval = RetrievalNarrator.from_dataset(options.dataset, options.config, options.split).requests
         narrator = OpenAINarrator(
             options.model, base_url=options.base_url, retrieval=retrieval, num_examples=options.num_examples,
             concurrency=options.concurrency, max_retries=options.request_retries, backoff=options.request_backoff,
@@ -841,7 +846,7 @@ def narrate_split(options: NarrateOptions) -> NarrationRun:
 
         clips = add_identified_characters(clips, options.faces)
         options.prompt = {**options.prompt, "identified_characters_column": IDENTIFIED_COLUMN}
-    narrator, settings = build_narrator(options, clips)
+    narrator, settings = build_narrator(options)
     if (
         settings
         and settings.identified_characters_column

@@ -307,6 +307,10 @@ def test_data_parallel_shards_merge_in_order(mini_prepared, tmp_path):
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["preds.jsonl", "preds.run.json"]  # shards merged, removed
     assert narrate_split(options).complete  # a rerun finds it complete
+    single = tmp_path / "single" / "preds.jsonl"
+    narrate_split(NarrateOptions(dataset=str(mini_prepared), out=str(single), backend="retrieval", split="train",
+                                 show_progress=False))  # fmt: skip
+    assert single.read_text() == out.read_text()  # the shards narrate exactly as one process does
 
 
 # -- bench --------------------------------------------------------------------------------------------------------
