@@ -399,7 +399,7 @@ def identify_split(options: FacesOptions) -> dict[str, Any]:
     from datasets import concatenate_datasets, load_dataset
     from tqdm.auto import tqdm
 
-    from .inference import check_resumable, load_split, read_written, sidecar_path
+    from .inference import load_split, sidecar_path, start_resumable
 
     logger.info(MODEL_LICENSE_NOTE)
     analyzer = FaceAnalyzer(options.model_dir, det_size=options.det_size, det_thresh=options.det_thresh)
@@ -415,13 +415,8 @@ def identify_split(options: FacesOptions) -> dict[str, Any]:
     identifier = FaceIdentifier(analyzer, bank, options.settings)
 
     out = Path(options.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if options.overwrite:
-        out.unlink(missing_ok=True)
-        sidecar_path(out).unlink(missing_ok=True)
     settings = options.run_settings(analyzer.fingerprint)
-    check_resumable(out, settings)
-    done = set(read_written(out))
+    done = start_resumable(out, settings, overwrite=options.overwrite)
     pending = [i for i, clip_id in enumerate(clips["clip_id"]) if clip_id not in done]
     record = {
         "settings": settings, "complete": False, "num_clips": len(clips), "num_written": len(done), "failures": [],

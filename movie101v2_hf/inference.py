@@ -546,6 +546,19 @@ def check_resumable(out: Path, settings: dict[str, Any]) -> None:
         )
 
 
+def start_resumable(out: Path, settings: dict[str, Any], *, overwrite: bool) -> set[str]:
+    """Get `out` (a JSONL of one line per clip, with its run record) ready for a run; returns the clip ids done.
+
+    `overwrite` deletes both files; otherwise the run must have the settings of the one that wrote them.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        out.unlink(missing_ok=True)
+        sidecar_path(out).unlink(missing_ok=True)
+    check_resumable(out, settings)
+    return set(read_written(out))
+
+
 class _BatchMaker:
     """The DataLoader's collate_fn: prepare each clip on its own (one bad clip fails alone), then the batch."""
 
@@ -608,12 +621,7 @@ def run_narration(
     from tqdm.auto import tqdm
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        out.unlink(missing_ok=True)
-        sidecar_path(out).unlink(missing_ok=True)
-    check_resumable(out, settings)
-    written = set(read_written(out))
+    written = start_resumable(out, settings, overwrite=overwrite)
     all_ids = clips["clip_id"]
     pending = [i for i, clip_id in enumerate(all_ids) if clip_id not in written]
     failures: dict[str, str] = {}
