@@ -213,3 +213,22 @@ def test_add_identified_characters_warns_about_unseen_clips(face_world, tmp_path
     faces.write_text("not json\n")
     with pytest.raises(ValueError, match=r"faces.jsonl:1: expected a JSON object"):
         add_identified_characters(clips, faces)
+
+
+def test_min_frames_asks_for_repeated_sightings(face_models, face_world, tmp_path):
+    from movie101v2_hf.faces import FaceIdentifier
+    from movie101v2_hf.inference import load_split
+
+    prepared, _ = face_world
+    analyzer = FaceAnalyzer(face_models, det_size=128)
+    bank = CastBank.build(analyzer, _movies(prepared), cache_dir=tmp_path, show_progress=False)
+    clip = load_split(str(prepared), "en", "train", needs_video=True, movie_ids=None, max_samples=1)[0]
+    once = FaceIdentifier(analyzer, bank, FaceSettings(min_frames=1)).identify(clip)
+    frames = len(once["frames"])
+    assert once["characters"] and frames >= 2
+    assert (
+        FaceIdentifier(analyzer, bank, FaceSettings(min_frames=frames)).identify(clip)["characters"]
+        == once["characters"]
+    )
+    never = FaceIdentifier(analyzer, bank, FaceSettings(min_frames=frames + 1)).identify(clip)
+    assert never["characters"] == [] and len(never["detections"]) == len(once["detections"])  # seen, not enough
