@@ -23,7 +23,11 @@ class ReleaseFormatError(Movie101v2Error, ValueError):
         self.path = Path(path)
         self.line = line
         where = f"{self.path}:{line}" if line is not None else f"{self.path}"
+        self.message = message
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # keyword-only arguments: the default pickling (cls(*args)) cannot rebuild it
+        return _rebuild, (type(self), (self.message,), {"path": self.path, "line": self.line})
 
 
 class UnknownMovieError(Movie101v2Error, KeyError):
@@ -50,7 +54,15 @@ class ClipDecodeError(Movie101v2Error, RuntimeError):
     def __init__(self, message: str, *, clip_id: str | None, video: str) -> None:
         self.clip_id = clip_id
         self.video = video
+        self.message = message
         super().__init__(f"clip {clip_id!r} (movie file {video}): {message}")
+
+    def __reduce__(self):  # so that it crosses process boundaries (DataLoader workers) intact
+        return _rebuild, (type(self), (self.message,), {"clip_id": self.clip_id, "video": self.video})
+
+
+def _rebuild(cls: type, args: tuple, kwargs: dict) -> Exception:
+    return cls(*args, **kwargs)
 
 
 def require(module: str, *, extra: str, feature: str) -> None:

@@ -587,6 +587,18 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """Why a clip failed, already described (what comes back from DataLoader workers, whatever the error)."""
+
+    message: str
+
+    @classmethod
+    def of(cls, result: str | BaseException) -> str | _Failure:
+        """A narration stays as it is; an exception becomes its description."""
+        return cls(_describe(result)) if isinstance(result, BaseException) else result
+
+
 def run_narration(
     narrator: Narrator,
     clips: Any,
@@ -645,14 +657,14 @@ def run_narration(
     try:
         with open(out, "a", encoding="utf-8") as handle:
             for clip_ids, payload, prepare_failures in loader:
-                results: dict[str, str | BaseException | str] = {}
+                results: dict[str, str | _Failure] = {}
                 if clip_ids:
                     try:
                         narrations = narrator.generate(payload)
                     except Exception as err:  # noqa: BLE001 (retried one clip at a time below)
                         narrations = [err] * len(clip_ids)
-                    results.update(zip(clip_ids, narrations))
-                results.update({c: RuntimeError(e) for c, e in prepare_failures.items()})
+                    results.update((c, _Failure.of(n)) for c, n in zip(clip_ids, narrations))
+                results.update({c: _Failure(e) for c, e in prepare_failures.items()})
                 lines = []
                 for clip_id in sorted(results, key=position.__getitem__):
                     result = results[clip_id]
@@ -663,7 +675,7 @@ def run_narration(
                     if isinstance(result, str):
                         lines.append(json.dumps({"clip_id": clip_id, "narration": result}, ensure_ascii=False) + "\n")
                     else:
-                        failures[clip_id] = str(result) if isinstance(result, RuntimeError) else _describe(result)
+                        failures[clip_id] = result.message
                         logger.warning("clip %s failed: %s", clip_id, failures[clip_id])
                 handle.write("".join(lines))
                 handle.flush()
@@ -677,12 +689,11 @@ def run_narration(
     return run
 
 
-def _one_clip(narrator: Narrator, builder: RequestBuilder, row: dict[str, Any]) -> str | BaseException:
+def _one_clip(narrator: Narrator, builder: RequestBuilder, row: dict[str, Any]) -> str | _Failure:
     try:
-        result = narrator.generate(builder.batch([builder.prepare(row)]))[0]
+        return _Failure.of(narrator.generate(builder.batch([builder.prepare(row)]))[0])
     except Exception as err:  # noqa: BLE001
-        return err
-    return result
+        return _Failure(_describe(err))
 
 
 # -- a split, from plain options ----------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ def test_failed_clips_are_recorded_and_fail_the_command(sample_prepared_with_mov
         arguments = [
             "narrate", "--backend", "openai", "--model", "m", "--base-url", server.url, "--dataset",
             str(sample_prepared_with_movies), "--split", "train", "--movie-ids", MOVIE, "--max-samples", "6",
-            "--out", str(out), "--batch-size", "1", "--num-workers", "0", "--video-num-frames", "2",
+            "--out", str(out), "--batch-size", "1", "--num-workers", "2", "--video-num-frames", "2",
             "--num-examples", "0",
         ]  # fmt: skip
         assert main(arguments) == 1

@@ -152,3 +152,15 @@ def test_http_range_requests(indexed_movie, http_server, tmp_path):
     assert handler.bytes_sent < long_movie.stat().st_size / 3  # the index and one GOP, not the movie
     with pytest.raises(ClipDecodeError, match="remote"):
         ClipSampler().decode(f"{base}/nope.mp4", 0.0, 1.0, clip_id="gone")
+
+
+def test_our_errors_cross_process_boundaries_intact():
+    # DataLoader workers and multiprocessing pickle exceptions; keyword-only constructors need their own reduce
+    import pickle
+
+    from movie101v2_hf.errors import ClipDecodeError, ReleaseFormatError
+
+    decode = pickle.loads(pickle.dumps(ClipDecodeError("past the end", clip_id="c1", video="m.mp4")))
+    assert (decode.clip_id, decode.video, str(decode)) == ("c1", "m.mp4", "clip 'c1' (movie file m.mp4): past the end")
+    release = pickle.loads(pickle.dumps(ReleaseFormatError("bad time", path="a.txt", line=3)))
+    assert (release.line, str(release)) == (3, "a.txt:3: bad time")
