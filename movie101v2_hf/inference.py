@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -864,7 +864,7 @@ def narrate_split(options: NarrateOptions) -> NarrationRun:
         from .faces import IDENTIFIED_COLUMN, add_identified_characters
 
         clips = add_identified_characters(clips, options.faces)
-        options.prompt = {**options.prompt, "identified_characters_column": IDENTIFIED_COLUMN}
+        options = replace(options, prompt={**options.prompt, "identified_characters_column": IDENTIFIED_COLUMN})
     narrator, settings = build_narrator(options)
     if (
         settings
