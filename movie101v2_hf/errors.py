@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+_UNSET: object = object()  # marks a keyword argument not given
+
 
 class Movie101v2Error(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class ReleaseFormatError(Movie101v2Error, ValueError):
-    """A file of the release does not follow the documented layout or line format.
-
-    The message names the file and, where it applies, the 1-based line number.
+class FileFormatError(Movie101v2Error, ValueError):
+    """A file the user gave (release file, predictions, meta) cannot be read as documented: not UTF-8, not
+    JSON, a malformed line. The message names the file and, where it applies, the 1-based line number.
     """
 
     def __init__(self, message: str, *, path: str | Path, line: int | None = None) -> None:
@@ -28,6 +29,10 @@ class ReleaseFormatError(Movie101v2Error, ValueError):
 
     def __reduce__(self):  # keyword-only arguments: the default pickling (cls(*args)) cannot rebuild it
         return _rebuild, (type(self), (self.message,), {"path": self.path, "line": self.line})
+
+
+class ReleaseFormatError(FileFormatError):
+    """A file of the release does not follow the documented layout or line format."""
 
 
 class UnknownMovieError(Movie101v2Error, KeyError):
@@ -48,10 +53,14 @@ class MissingDependencyError(Movie101v2Error, ImportError):
 class ClipDecodeError(Movie101v2Error, RuntimeError):
     """A clip's frames could not be decoded: missing or corrupt movie file, or a clip past its end.
 
-    The message names the clip id and the movie file.
+    The message names the clip id and the movie file. It keeps its type, clip id and file when it crosses from a
+    DataLoader worker: torch re-raises a worker's error as `type(err)(text of the worker's traceback)`, so a
+    lone message argument is read back for them.
     """
 
-    def __init__(self, message: str, *, clip_id: str | None, video: str) -> None:
+    def __init__(self, message: str, *, clip_id: str | None = _UNSET, video: str = _UNSET) -> None:  # type: ignore[assignment]
+        if clip_id is _UNSET and video is _UNSET:
+            clip_id, video, message = _parse_clip_decode_text(message)
         self.clip_id = clip_id
         self.video = video
         self.message = message
@@ -59,6 +68,31 @@ class ClipDecodeError(Movie101v2Error, RuntimeError):
 
     def __reduce__(self):  # so that it crosses process boundaries (DataLoader workers) intact
         return _rebuild, (type(self), (self.message,), {"clip_id": self.clip_id, "video": self.video})
+
+
+def _parse_clip_decode_text(text: str) -> tuple[str | None, str, str]:
+    """(clip id, movie file, message) from the last `ClipDecodeError: clip 'ID' (movie file F): M` in `text`."""
+    import ast
+    import re
+
+    found = re.findall(r"ClipDecodeError: clip ('(?:[^'\\]|\\.)*'|None) \(movie file (.*?)\): (.*)", text)
+    if not found:
+        return None, "?", text
+    clip, video, message = found[-1]
+    return ast.literal_eval(clip), video, message + " (raised in a DataLoader worker)"
+
+
+class JudgeUnavailableError(Movie101v2Error, ConnectionError):
+    """The judge server cannot be reached or keeps failing: the run stopped early instead of waiting on every
+    remaining pair. The message names the URL and the last error; judgments received so far are kept."""
+
+
+class PublishRefusedError(Movie101v2Error, PermissionError):
+    """A Hub upload was refused before anything was sent: the data's terms do not allow it as asked."""
+
+
+class HubRequestError(Movie101v2Error, RuntimeError):
+    """The Hugging Face Hub answered an upload with an error; the message says what it answered and what to check."""
 
 
 def _rebuild(cls: type, args: tuple, kwargs: dict) -> Exception:

@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .errors import FileFormatError
 from .judge import DEFAULT_JUDGE_MODELS, Judge, JudgmentCache, PromptSet, make_backend
+from .utils.io import read_jsonl, write_atomically
 
 CLASSIC = ("bleu", "meteor", "rouge", "cider")
 METRIC_MODULES = ("l1_score", "l2_score", "movie_narration")
@@ -135,22 +135,18 @@ def load_predictions(path: str | Path) -> dict[str, str]:
     path = Path(path)
     predictions: dict[str, str] = {}
     duplicates: list[str] = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                clip_id, narration = row["clip_id"], row["narration"]
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise ValueError(
-                    f'{path}:{number}: expected a JSON object with "clip_id" and "narration" ({err})'
-                ) from None
-            if not isinstance(narration, str):
-                raise ValueError(f'{path}:{number}: "narration" must be a string, got {type(narration).__name__}')
-            if clip_id in predictions:
-                duplicates.append(str(clip_id))
-            predictions[str(clip_id)] = narration
+    for number, row in read_jsonl(path, what="predictions file"):
+        try:
+            clip_id, narration = row["clip_id"], row["narration"]
+        except (KeyError, TypeError) as err:
+            raise FileFormatError(f'expected a JSON object with "clip_id" and "narration" ({err})', path=path,
+                                  line=number) from None  # fmt: skip
+        if not isinstance(narration, str):
+            raise FileFormatError(f'"narration" must be a string, got {type(narration).__name__}', path=path,
+                                  line=number)  # fmt: skip
+        if clip_id in predictions:
+            duplicates.append(str(clip_id))
+        predictions[str(clip_id)] = narration
     if duplicates:
         raise ValueError(
             f"{path}: {len(duplicates)} duplicate clip id(s), e.g. {', '.join(duplicates[:3])}. Keep one line per clip."
@@ -188,15 +184,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file, so that a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
 
 
 def evaluate_predictions(

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .evaluation import write_atomically
+from .utils.io import write_atomically
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from . import __version__
 from .collator import PROMPT_SETTINGS_FILE, NarrationCollator, PromptSettings
-from .evaluation import write_atomically
+from .utils.io import write_atomically
 
 logger = logging.getLogger(__name__)
 

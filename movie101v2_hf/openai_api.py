@@ -3,23 +3,65 @@
 Shared by the judge (`judge.OpenAIJudge`) and the narrator (`inference.OpenAINarrator`): 429, 5xx, timeouts
 and connection errors are retried with exponential backoff (honouring `Retry-After`); other HTTP errors
 fail at once, since asking again cannot help. The API key is read from an environment variable and never
-printed or logged.
+printed, logged or written: an error body that echoes it (some servers quote the bad key back) is redacted
+before it reaches a message.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
+# Token shapes of the common providers (OpenAI `sk-`, Hugging Face `hf_`, Anthropic `sk-ant-`), masked even when
+# they are not the key we sent: an error body may quote any of them.
+_TOKEN_SHAPES = re.compile(r"\b(?:sk|hf|rk|pk)[-_][A-Za-z0-9_\-*.]{8,}")
+
 
 class ChatRequestError(RuntimeError):
-    """A chat completion failed for good: rejected, or still failing after the last retry."""
+    """A chat completion failed for good: rejected, or still failing after the last retry.
+
+    `transient` is True when the failures were of the kind that retrying can cure (timeouts, connection errors,
+    429, 5xx): a run of these means the server is down or hanging, not that one prompt is bad.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+    def __reduce__(self):  # keyword-only argument: rebuild it explicitly when pickled
+        return _rebuild_request_error, (str(self), self.transient)
+
+
+def _rebuild_request_error(message: str, transient: bool) -> ChatRequestError:
+    return ChatRequestError(message, transient=transient)
+
+
+class ChatReply(NamedTuple):
+    """A chat completion's text and the model the server says answered it."""
+
+    text: str
+    model: str | None
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with `secret` and anything shaped like an API token replaced by `***`.
+
+    Example:
+        >>> redact("Incorrect API key provided: sk-test-0123456789abcdef", "sk-test-0123456789abcdef")
+        'Incorrect API key provided: ***'
+        >>> redact("token hf_abcdefghijklmnop rejected", None)
+        'token *** rejected'
+    """
+    if secret:
+        text = text.replace(secret, "***")
+    return _TOKEN_SHAPES.sub("***", text)
 
 
 @dataclass
@@ -63,12 +105,23 @@ class ChatClient:
             ChatRequestError: the server rejected the request (4xx other than 429), replied without a chat
                 completion, or kept failing through `max_retries` retries. The message says which.
         """
+        return self.chat(body).text
+
+    def chat(self, body: dict[str, Any]) -> ChatReply:
+        """As `complete`, with the name of the model the server says answered (its `model` field)."""
+        key = os.environ.get(self.api_key_env)
+        try:
+            return self._post(body, key)
+        except ChatRequestError as err:
+            raise ChatRequestError(redact(str(err), key), transient=err.transient) from None
+
+    def _post(self, body: dict[str, Any], key: str | None) -> ChatReply:
         import requests
 
         if not hasattr(self._local, "session"):
             self._local.session = requests.Session()
         headers = {"Content-Type": "application/json"}
-        if key := os.environ.get(self.api_key_env):
+        if key:
             headers["Authorization"] = f"Bearer {key}"
         url = self.base_url.rstrip("/") + "/chat/completions"
         last_problem = "no attempt made"
@@ -82,11 +135,12 @@ class ChatClient:
             else:
                 if response.status_code == 200:
                     try:
-                        return response.json()["choices"][0]["message"]["content"] or ""
+                        reply = response.json()
+                        return ChatReply(reply["choices"][0]["message"]["content"] or "", reply.get("model"))
                     except (ValueError, KeyError, IndexError, TypeError):
-                        reply = response.text[:200]
+                        reply = redact(response.text, key)[:200]  # redact before cutting: no half key survives
                         raise ChatRequestError(f"{url} replied 200 without a chat completion: {reply}") from None
-                last_problem = f"HTTP {response.status_code} from {url}: {response.text[:200]}"
+                last_problem = f"HTTP {response.status_code} from {url}: {redact(response.text, key)[:200]}"
                 if response.status_code != 429 and response.status_code < 500:
                     raise ChatRequestError(f"request rejected, {last_problem}")
                 if retry_after := response.headers.get("Retry-After"):
@@ -96,4 +150,4 @@ class ChatClient:
                         pass
             if attempt < self.max_retries:
                 time.sleep(wait)
-        raise ChatRequestError(f"gave up after {self.max_retries + 1} attempts; last: {last_problem}")
+        raise ChatRequestError(f"gave up after {self.max_retries + 1} attempts; last: {last_problem}", transient=True)

@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import MissingPortraitError, ReleaseFormatError, UnknownMovieError
+from .utils.io import read_text
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ class Release:
             source = f"movie101v2_hf/data/{PACKAGED_SPLIT_FILE}"
         else:
             source = self.split_source
-            text = Path(source).read_text("utf-8")
+            text = read_text(source, what="split file")
         try:
             lists = json.loads(text)
         except json.JSONDecodeError as err:
@@ -299,11 +300,18 @@ class Release:
     def _read_movie(self, movie_id: str) -> Movie:
         path = self.meta_dir / f"{movie_id}.json"
         try:
-            meta = json.loads(path.read_text("utf-8"))
+            meta = json.loads(read_text(path, what="meta file"))
         except json.JSONDecodeError as err:
             raise ReleaseFormatError(f"not valid JSON ({err.msg})", path=path, line=err.lineno) from None
         if not isinstance(meta, dict) or not isinstance(meta.get("role", {}), dict):
             raise ReleaseFormatError('expected a JSON object whose "role" maps actor ids to objects', path=path)
+        for actor_id, entry in meta.get("role", {}).items():
+            if not isinstance(entry, dict):
+                raise ReleaseFormatError(
+                    f'"role" entry {actor_id!r} is {entry!r}; expected an object like '
+                    '{"actor": ..., "role": ..., "role_en": ...}. Restore the file from the release.',
+                    path=path,
+                )
         if str(meta.get("id", movie_id)) != movie_id:
             raise ReleaseFormatError(f'"id" is {meta["id"]!r} but the file is named for {movie_id!r}', path=path)
         cast = []
@@ -362,25 +370,22 @@ class Release:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; every narrated movie needs both an en and a zh file.")
         narrations = []
-        with path.open(encoding="utf-8-sig") as lines:
-            for line_no, line in enumerate(lines, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                match = _LINE.match(line)
-                if match is None:
-                    raise ReleaseFormatError(
-                        f"malformed narration line {line[:80]!r}; expected H:M:S|H:M:S|text", path=path, line=line_no
-                    )
-                try:
-                    start, end = parse_time(match["start"]), parse_time(match["end"])
-                except ValueError as err:
-                    raise ReleaseFormatError(str(err), path=path, line=line_no) from None
-                if end < start:
-                    raise ReleaseFormatError(
-                        f"end {match['end']} is before start {match['start']}", path=path, line=line_no
-                    )
-                narrations.append(Narration(start, end, match["text"].strip(), path, line_no))
+        for line_no, line in enumerate(read_text(path, what="narration file").split("\n"), start=1):
+            line = line.rstrip("\r")
+            if not line.strip():
+                continue
+            match = _LINE.match(line)
+            if match is None:
+                raise ReleaseFormatError(
+                    f"malformed narration line {line[:80]!r}; expected H:M:S|H:M:S|text", path=path, line=line_no
+                )
+            try:
+                start, end = parse_time(match["start"]), parse_time(match["end"])
+            except ValueError as err:
+                raise ReleaseFormatError(str(err), path=path, line=line_no) from None
+            if end < start:
+                raise ReleaseFormatError(f"end {match['end']} is before start {match['start']}", path=path, line=line_no)
+            narrations.append(Narration(start, end, match["text"].strip(), path, line_no))
         return narrations
 
     def clips(self, movie_id: str, kind: str = "long") -> list[Clip]:

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .utils.io import write_atomically
+
 CHART_METRICS = ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "RoleF1", "L1-Env", "L1-Char", "L1", "L2")
 
 
@@ -114,7 +116,5 @@ movie101v2-hf {html.escape(results["package_version"])}.</p>
 <img src="scores.png" alt="bar chart of the scores">
 </body></html>
 """
-    from .evaluation import write_atomically
-
     write_atomically(out / "report.html", page)
     return out / "report.html"

@@ -34,8 +34,13 @@ class ScriptedJudgeServer:
         answer: maps the user message to the reply text (default: `rule_based_answer`).
         latency: seconds each request takes before it is answered.
         faults: what the next requests get, in order, before normal service: `"429"`, `"500"`, `"400"`,
-            `"slow"` (answers after `slow_seconds`), `"garbage"` (a reply no parser accepts), `"ok"`.
+            `"401-echo"` (a 401 whose body quotes the bearer token back, as some servers do), `"slow"` (answers
+            after `slow_seconds`), `"garbage"` (a reply no parser accepts), `"ok"`.
         slow_seconds: how long a `"slow"` reply takes.
+        served_model: the `model` named in replies (default: the model asked for), as a server that serves an
+            alias under another name reports it.
+
+    `replies_sent` counts the chat completions written back in full.
 
     Example:
         >>> with ScriptedJudgeServer(faults=["429"]) as server:  # doctest: +SKIP
@@ -50,8 +55,11 @@ class ScriptedJudgeServer:
         latency: float = 0.0,
         faults: Iterable[str] = (),
         slow_seconds: float = 5.0,
+        served_model: str | None = None,
     ) -> None:
         self.answer = answer
+        self.served_model = served_model
+        self.replies_sent = 0
         self.latency = latency
         self.slow_seconds = slow_seconds
         self.faults: deque[str] = deque(faults)
@@ -116,6 +124,9 @@ class ScriptedJudgeServer:
                     return self._reply(500, {"error": {"message": "internal error"}})
                 if fault == "400":
                     return self._reply(400, {"error": {"message": "bad request"}})
+                if fault == "401-echo":
+                    token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                    return self._reply(401, {"error": {"message": f"Incorrect API key provided: {token}"}})
                 if fault == "slow":
                     time.sleep(server.slow_seconds)
                 content = body["messages"][-1]["content"]
@@ -127,12 +138,14 @@ class ScriptedJudgeServer:
                     {
                         "id": f"chatcmpl-{len(server.requests)}",
                         "object": "chat.completion",
-                        "model": body.get("model"),
+                        "model": server.served_model or body.get("model"),
                         "choices": [
                             {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                         ],
                     },
                 )
+                with server._lock:
+                    server.replies_sent += 1
 
         return Handler
 

@@ -13,6 +13,7 @@ import pytest
 from movie101v2_hf.judge import (
     ANSWER_REGEX,
     Judge,
+    JudgeResult,
     JudgmentCache,
     OpenAIJudge,
     PromptSet,
@@ -63,7 +64,12 @@ def test_packaged_prompts(language):
     ("answer", "expected"),
     [("3,5", (3, 5)), ("3, 5", (3, 5)), ("3，5", (3, 5)), (" 0,0\n", (0, 0)), ("Environment: 3, Characters: 5", (3, 5)),
      ("Characters: 1, Environment: 4", (4, 1)), ("环境：2，人物：3", (2, 3)), ("4,2. The candidate misses the car.", (4, 2)),
-     ("**3,4**", (3, 4)), ("6,2", None), ("3", None), ("I cannot judge this.", None), ("", None)],
+     ("**3,4**", (3, 4)), ("6,2", None), ("3", None), ("I cannot judge this.", None), ("", None),
+     # forms judges write when they stray from "E,C": read right, or invalid, never another number
+     ("2/5, 4/5", (2, 4)), ("Environment: 2/5, Characters: 4/5", (2, 4)), ("2 out of 5, 4 out of 5", (2, 4)),
+     ("E=2 C=4", (2, 4)), ("E: 2, C: 4", (2, 4)), ("Env 2 Char 3", (2, 3)), ("3 4", (3, 4)),
+     ("-1", None), ("-1,-1", None), ("3.5", None), ("3.5, 4", None), ("4,2 and 3.5", None), ("3,4,5", None),
+     ("3/4", None), ("7/10, 8/10", None), ("Environment: 6, Characters: 2", None)],
 )  # fmt: skip
 def test_parse_l1(answer, expected):
     assert parse_l1(answer) == expected
@@ -72,7 +78,9 @@ def test_parse_l1(answer, expected):
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [("4", 4), (" 0 ", 0), ("Score: 3", 3), ("评分：5", 5), ("2. It misses the plot twist.", 2), ("3 - close", 3),
-     ("9", None), ("3,4", None), ("3.5", None), ("none", None)],
+     ("9", None), ("3,4", None), ("3.5", None), ("none", None),
+     ("2 out of 5", 2), ("4/5", 4), ("Score: 4/5", 4), ("Score is 4", 4), ("**4**", 4), ("4.", 4),
+     ("-1", None), ("0.5", None), ("7/10", None), ("3, 4", None), ("2 out of 10", None)],
 )  # fmt: skip
 def test_parse_l2(answer, expected):
     assert parse_l2(answer) == expected
@@ -147,35 +155,153 @@ def test_rerun_is_served_from_the_cache(tmp_path):
         assert len(server.requests) == 22
 
 
-def test_resume_after_a_killed_run(tmp_path):
+_KILLED_JUDGE_SCRIPT = """
+import sys
+from movie101v2_hf.judge import Judge, JudgmentCache, OpenAIJudge, PromptSet
+url, cache_path = sys.argv[1], sys.argv[2]
+predictions = [f"candidate {i}" for i in range(40)]
+references = [f"reference {i}" for i in range(40)]
+judge = Judge(OpenAIJudge(model="judge", base_url=url, concurrency=2), PromptSet.packaged("en"),
+              cache=JudgmentCache(cache_path), show_progress=False)
+judge.score("l1", predictions, references)
+"""
+
+
+@pytest.mark.parametrize("kill_after", [3, 17, 31])
+def test_sigkill_keeps_every_answer_received(tmp_path, kill_after):
     cache_path = tmp_path / "cache.sqlite"
     predictions, references = _pairs(40)
     with ScriptedJudgeServer(latency=0.05) as server:
-        script = textwrap.dedent(f"""
-            from movie101v2_hf.judge import Judge, JudgmentCache, OpenAIJudge, PromptSet
-            predictions = [f"candidate {{i}}" for i in range(40)]
-            references = [f"reference {{i}}" for i in range(40)]
-            judge = Judge(OpenAIJudge(model="judge", base_url="{server.url}", concurrency=1),
-                          PromptSet.packaged("en"), cache=JudgmentCache({str(cache_path)!r}), chunk_size=2,
-                          show_progress=False)
-            judge.score("l1", predictions, references)
-        """)
-        run = subprocess.Popen([sys.executable, "-c", script])
+        run = subprocess.Popen([sys.executable, "-c", _KILLED_JUDGE_SCRIPT, server.url, str(cache_path)])
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until part of the work is committed, then kill the run
-            if cache_path.exists() and len(JudgmentCache(cache_path)) >= 10:
-                break
-            time.sleep(0.05)
-        run.kill()
+        while server.replies_sent < kill_after and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.005)
+        run.kill()  # SIGKILL: no handler, no flush, no finally
         run.wait()
-        done = len(JudgmentCache(cache_path))
-        assert 10 <= done < 40, "the run should have been killed midway"
+        sent = server.replies_sent
+        kept = len(JudgmentCache(cache_path))
+        assert kill_after <= sent < 40, "the run should have been killed midway"
+        # every reply the judge wrote back is in the cache, but for those still on the wire when the kill came
+        # (at most one per concurrent request); the old loop kept nothing until a chunk of 256 finished
+        assert sent - 2 <= kept <= sent
+        server.requests.clear()
         result = Judge(
             OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"),
             cache=JudgmentCache(cache_path), show_progress=False,
         ).score("l1", predictions, references)  # fmt: skip
-    assert result.judge_calls == 40 - done
-    assert result.per_sample == [{"env": 3, "char": 4}] * 40
+        asked = {request["messages"][0]["content"] for request in server.requests}
+    assert result.judge_calls == len(server.requests) == 40 - kept  # only the rest is asked
+    assert len(asked) == 40 - kept
+    assert result.per_sample == [{"env": 3, "char": 4}] * 40 and not result.problems()
+
+
+def test_invalid_answers_are_asked_again_by_the_next_run(tmp_path):
+    predictions, references = _pairs(3)
+    replies = {"first": "I cannot judge this."}
+
+    def answer(prompt):
+        return replies["first"] if "candidate 1" in prompt else "4"
+
+    cache = JudgmentCache(tmp_path / "cache.sqlite")
+    with ScriptedJudgeServer(answer=answer) as server:
+        judge = Judge(OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache,
+                      show_progress=False)  # fmt: skip
+        first = judge.score("l2", predictions, references)
+        assert first.num_invalid == 1 and len(server.requests) == 4  # three, and the invalid one asked once more
+        replies["first"] = "2"  # the judge is fixed (or a better prompt)
+        keep = Judge(judge.backend, judge.prompts, cache=cache, rejudge_invalid=False, show_progress=False)
+        assert keep.score("l2", predictions, references).num_invalid == 1 and len(server.requests) == 4
+        second = judge.score("l2", predictions, references)
+        assert len(server.requests) == 5  # only the invalid pair is asked again
+    assert second.num_invalid == 0 and second.per_sample[1] == {"plot": 2}
+
+
+def test_the_cache_records_which_judge_answered(tmp_path):
+    cache = JudgmentCache(tmp_path / "cache.sqlite")
+    with ScriptedJudgeServer(served_model="judge-2025-06-01") as server:
+        result = Judge(OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache,
+                       show_progress=False).score("l2", *_pairs(2))  # fmt: skip
+    stored = cache.get("judge", result.prompt_version, "l2", "reference 0", "candidate 0")
+    assert stored.answer == "3" and stored.scores == {"plot": 3}
+    assert (stored.backend, stored.endpoint, stored.answered_by) == ("openai", server.url, "judge-2025-06-01")
+    assert result.provenance()["answered_by"] == ["judge-2025-06-01"]
+    assert result.provenance()["judge_endpoint"] == server.url
+
+
+def test_a_cache_of_an_older_version_is_upgraded(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE judgments (key TEXT PRIMARY KEY, judge_model TEXT, prompt_version TEXT, metric TEXT, "
+               "answer TEXT, scores TEXT, created REAL)")  # fmt: skip
+    key = JudgmentCache.key("m", "v", "l2", "r", "c")
+    db.execute("INSERT INTO judgments VALUES (?, 'm', 'v', 'l2', '4', '{\"plot\": 4}', 0)", (key,))
+    db.commit()
+    db.close()
+    cache = JudgmentCache(path)
+    assert cache.get("m", "v", "l2", "r", "c").scores == {"plot": 4}
+    cache.put("m", "v", "l2", "r", "c2", "5", {"plot": 5}, backend="openai", answered_by="m")
+    assert cache.get("m", "v", "l2", "r", "c2").answered_by == "m"
+
+
+def test_nothing_listening_fails_fast_and_names_the_url():
+    import socket
+
+    from movie101v2_hf.errors import JudgeUnavailableError
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    backend = OpenAIJudge(model="judge", base_url=url, concurrency=4, max_retries=1, backoff=0.01, timeout=1)
+    begin = time.monotonic()
+    with pytest.raises(JudgeUnavailableError, match=rf"judge at {url} failed \d+ requests in a row"):
+        Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l2", *_pairs(200))
+    assert time.monotonic() - begin < 10  # not 200 pairs x 2 attempts
+
+
+def test_a_hanging_judge_fails_in_bounded_time(tmp_path):
+    from movie101v2_hf.errors import JudgeUnavailableError
+
+    cache = JudgmentCache(tmp_path / "cache.sqlite")
+    with ScriptedJudgeServer(faults=["ok", "ok"] + ["slow"] * 50, slow_seconds=3) as server:
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=1, backoff=0.01,
+                              timeout=0.3)  # fmt: skip
+        begin = time.monotonic()
+        with pytest.raises(JudgeUnavailableError, match="0.3 s timeout"):
+            Judge(backend, PromptSet.packaged("en"), cache=cache, show_progress=False).score("l2", *_pairs(50))
+        elapsed = time.monotonic() - begin
+    assert elapsed < 5  # 3 requests x 2 attempts x 0.3 s, not 48 pairs
+    assert len(cache) == 2  # what it answered before it hung is kept
+
+
+def test_an_error_body_that_echoes_the_key_is_redacted(monkeypatch, caplog, tmp_path):
+    secret = "sk-test-0123456789abcdefSECRET"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    with ScriptedJudgeServer(faults=["401-echo"]) as server:
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1)
+        with caplog.at_level("WARNING"):
+            result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l2", *_pairs(1))
+    assert result.num_failed == 1
+    assert "Incorrect API key provided: ***" in caplog.text
+    assert secret not in caplog.text and "SECRET" not in caplog.text
+
+
+def test_problems_say_when_scores_are_not_final():
+    def result(per_sample, invalid=0, failed=0):
+        return JudgeResult("l1", per_sample, ["x"] * len(per_sample), invalid, failed, "j", "openai", "v", False, 0)
+
+    valid = {"env": 3, "char": 4}
+    assert result([valid] * 20).problems() == []
+    assert result([valid] * 19 + [None], invalid=1).problems(0.05) == []  # 5% is allowed
+    assert result([valid] * 18 + [None] * 2, invalid=2).problems(0.05) == [
+        "L1: 2 of 20 judgments invalid (10.0%, over --max-invalid 5.0%)"
+    ]
+    assert result([valid] * 18 + [None] * 2, invalid=2).problems(0.2) == []
+    none = result([None] * 3, invalid=3)
+    assert none.scores == {"L1-Env": None, "L1-Char": None, "L1": None}
+    assert none.problems(1.0) == ["L1: no valid judgment among 3 pairs: no score"]
+    assert result([valid, None], failed=1).problems(1.0) == ["L1: 1 of 2 judge requests failed (re-run to ask them again)"]
 
 
 # -- transformers and vLLM backends -------------------------------------------------------------------------------
