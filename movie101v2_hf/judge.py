@@ -161,7 +161,9 @@ _L1_ENV = re.compile(rf"(?<![A-Za-z])(?:environment|env|e)(?![A-Za-z]){_NUMBER}|
 _L1_CHAR = re.compile(
     rf"(?<![A-Za-z])(?:characters?|chars?|c)(?![A-Za-z]){_NUMBER}|(?:人物|角色){_NUMBER}", re.IGNORECASE
 )
-_L2_LABEL = re.compile(rf"(?<![A-Za-z])(?:score|plot|l2)(?![A-Za-z]){_NUMBER}|(?:分数|评分|得分|剧情){_NUMBER}", re.IGNORECASE)
+_L2_LABEL = re.compile(
+    rf"(?<![A-Za-z])(?:score|plot|l2)(?![A-Za-z]){_NUMBER}|(?:分数|评分|得分|剧情){_NUMBER}", re.IGNORECASE
+)
 _SEP = r"\s*[,，、;；]\s*|\s+"
 _OPENING_NUMBERS = re.compile(rf"^[^\w-]*?(\d+(?:(?:{_SEP})\d+)*)(?!\w)")
 
@@ -716,7 +718,8 @@ class Judge:
             for attempt in range(2):  # the first answer, and one more ask for the unparseable ones
                 retry: list[int] = []
 
-                def store(k: int, reply: str | None, by: str | None, batch: list[int] = pending) -> None:
+                def store(k: int, reply: str | None, by: str | None, batch: list[int] = pending,
+                          retry: list[int] = retry, first: bool = attempt == 0) -> None:  # fmt: skip
                     # called as each answer arrives (from the backend's threads): durable before the next one
                     i = batch[k]
                     parsed = parse_answer(metric, reply)
@@ -724,7 +727,7 @@ class Judge:
                         answers[i], scores[i] = reply, parsed
                         if reply is not None:
                             answered_by.add(by or model)
-                        if reply is not None and parsed is None and attempt == 0:
+                        if reply is not None and parsed is None and first:
                             retry.append(i)
                         else:
                             progress.update(1)

@@ -384,7 +384,9 @@ class Release:
             except ValueError as err:
                 raise ReleaseFormatError(str(err), path=path, line=line_no) from None
             if end < start:
-                raise ReleaseFormatError(f"end {match['end']} is before start {match['start']}", path=path, line=line_no)
+                raise ReleaseFormatError(
+                    f"end {match['end']} is before start {match['start']}", path=path, line=line_no
+                )
             narrations.append(Narration(start, end, match["text"].strip(), path, line_no))
         return narrations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -301,7 +300,9 @@ def test_problems_say_when_scores_are_not_final():
     none = result([None] * 3, invalid=3)
     assert none.scores == {"L1-Env": None, "L1-Char": None, "L1": None}
     assert none.problems(1.0) == ["L1: no valid judgment among 3 pairs: no score"]
-    assert result([valid, None], failed=1).problems(1.0) == ["L1: 1 of 2 judge requests failed (re-run to ask them again)"]
+    assert result([valid, None], failed=1).problems(1.0) == [
+        "L1: 1 of 2 judge requests failed (re-run to ask them again)"
+    ]
 
 
 # -- transformers and vLLM backends -------------------------------------------------------------------------------
