@@ -1,7 +1,7 @@
 """One command from model to report: `movie101v2 bench` = narrate + evaluate + report, in one run folder.
 
     runs/NAME/predictions.jsonl      narrate (+ predictions.run.json, its settings and failures)
-    runs/NAME/results.json           evaluate (+ per_sample.jsonl, judgments.sqlite)
+    runs/NAME/results.json           evaluate (+ per_sample.jsonl; judgments go to the user's judgment cache)
     runs/NAME/report.html            report (+ scores.png)
 
 Each step is skipped when its output is already complete for its input: the predictions' run record says
@@ -21,6 +21,7 @@ from typing import Any
 
 from .evaluation import evaluate_predictions, file_sha256
 from .inference import NarrateOptions, narrate_split, sidecar_path
+from .judge import DEFAULT_MAX_INVALID
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def run_bench(
     judge: Any = None,
     bertscore_model: str | None = None,
     baselines: str | Path | None = None,
+    max_invalid: float = DEFAULT_MAX_INVALID,
     log: Any = print,
 ) -> dict[str, Any]:
     """Run the three steps into `out`, skipping each one whose output is complete; return what happened.
@@ -97,7 +99,7 @@ def run_bench(
         results = evaluate_predictions(
             predictions, options.dataset, out=out, config=options.config, split=options.split, metrics=metrics,
             judge=judge, bertscore_model=bertscore_model, baselines=baselines,
-            missing_as_empty=options.allow_failures,
+            missing_as_empty=options.allow_failures, max_invalid=max_invalid,
         )  # fmt: skip
         summary["steps"]["evaluate"] = "ran"
     summary["results"] = results

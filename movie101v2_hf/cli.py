@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import Movie101v2Error
+from .judge import DEFAULT_MAX_INVALID
 
 CONFIG_NAMES = ("en", "zh", "bilingual", "en-short", "zh-short", "movies")  # kept in step with builder.CONFIG_LAYOUT
 
@@ -41,23 +42,30 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-model", help="Default: the paper's judge for the language.")
     judge.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
     judge.add_argument("--judge-concurrency", type=int, default=16, help="Concurrent requests (openai backend).")
+    judge.add_argument("--judge-timeout", type=float, default=120.0, help="Seconds per request attempt (openai).")
+    judge.add_argument("--judge-retries", type=int, default=4, help="Retries of a request on 429/5xx/timeouts/"
+                       "connection errors; after 3 requests in a row fail for good, the run stops (openai).")  # fmt: skip
+    judge.add_argument("--max-invalid", type=float, default=DEFAULT_MAX_INVALID, help="Fraction of invalid "
+                       "judgments a metric may have and still be complete (default 0.05); above it the run is "
+                       "incomplete and exits 1.")  # fmt: skip
+    judge.add_argument("--rejudge-invalid", action=argparse.BooleanOptionalAction, default=True,
+                       help="Ask the judge again for pairs whose cached answer was invalid (default: yes).")  # fmt: skip
     judge.add_argument("--release", help="A copy of the release: use its official judge prompts.")
-    judge.add_argument("--judge-cache", help="SQLite file of cached judgments (default: OUT/judgments.sqlite).")
+    judge.add_argument("--judge-cache", help="SQLite file of cached judgments (default: the user's cache, "
+                       "$MOVIE101V2_HF_CACHE/judgments.sqlite, shared by every run).")  # fmt: skip
     parser.add_argument("--bertscore-model", help="Local model folder for BERTScore.")
     parser.add_argument("--baselines", help="JSON file of reference results to put beside this run.")
 
 
 def _judge_and_metrics(args: argparse.Namespace) -> tuple[object | None, list[str]]:
-    from pathlib import Path
-
     from .evaluation import CLASSIC, build_judge
 
     judge = None
     if args.judge_backend:
         judge = build_judge(
             language=args.config[:2], backend=args.judge_backend, model=args.judge_model, url=args.judge_url,
-            release=args.release, cache=args.judge_cache or Path(args.out) / "judgments.sqlite",
-            concurrency=args.judge_concurrency,
+            release=args.release, cache=args.judge_cache, concurrency=args.judge_concurrency,
+            timeout=args.judge_timeout, retries=args.judge_retries, rejudge_invalid=args.rejudge_invalid,
         )  # fmt: skip
     return judge, list(args.metrics or [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])])
 
@@ -65,7 +73,12 @@ def _judge_and_metrics(args: argparse.Namespace) -> tuple[object | None, list[st
 def _print_scores(results: dict) -> None:
     print(f"\n{'metric':<14} {'score':>8}")
     for name, value in results["scores"].items():
-        print(f"{name:<14} {value:>8.2f}" if isinstance(value, float) else f"{name:<14} {value!s:>8}")
+        shown = f"{value:>8.2f}" if isinstance(value, float) else f"{'n/a' if value is None else value!s:>8}"
+        print(f"{name:<14} {shown:>8}")
+    if not results.get("complete", True):
+        print("\nINCOMPLETE: these scores are not final.", file=sys.stderr)
+        for problem in results.get("problems", []):
+            print(f"- {problem}", file=sys.stderr)
 
 
 _PROMPT_OPTIONS = {  # PromptSettings field -> (type, help); unset options keep the adapter's saved settings
@@ -181,7 +194,7 @@ class Bench:
         judge, metrics = _judge_and_metrics(args)
         summary = run_bench(
             _narrate_options(args, ""), args.out, metrics=metrics, judge=judge, bertscore_model=args.bertscore_model,
-            baselines=args.baselines,
+            baselines=args.baselines, max_invalid=args.max_invalid,
         )  # fmt: skip
         if summary["results"] is not None:
             _print_scores(summary["results"])
@@ -315,7 +328,7 @@ class Demo:
         if args.judge_backend:
             judge = build_judge(
                 language="en", backend=args.judge_backend, model=args.judge_model, url=args.judge_url,
-                release=args.release, cache=Path(args.out) / "judgments.sqlite",
+                release=args.release,
             )  # fmt: skip
         run_demo(
             args.out, release=args.release, videos=args.videos, split=args.split, num_clips=args.num_clips,
@@ -343,7 +356,7 @@ class Evaluate:
         judge, metrics = _judge_and_metrics(args)
         results = evaluate_predictions(
             args.predictions, args.dataset, out=args.out, config=args.config, split=args.split, metrics=metrics,
-            judge=judge, bertscore_model=args.bertscore_model, baselines=args.baselines,
+            judge=judge, bertscore_model=args.bertscore_model, baselines=args.baselines, max_invalid=args.max_invalid,
         )  # fmt: skip
         _print_scores(results)
         print(f"\nWrote {args.out}/results.json, per_sample.jsonl and report.html")

@@ -13,7 +13,15 @@ from typing import Any
 
 from . import __version__
 from .errors import FileFormatError
-from .judge import DEFAULT_JUDGE_MODELS, Judge, JudgmentCache, PromptSet, make_backend
+from .judge import (
+    DEFAULT_JUDGE_MODELS,
+    DEFAULT_MAX_INVALID,
+    Judge,
+    JudgmentCache,
+    PromptSet,
+    default_cache_path,
+    make_backend,
+)
 from .utils.io import read_jsonl, write_atomically
 
 CLASSIC = ("bleu", "meteor", "rouge", "cider")
@@ -42,12 +50,22 @@ def build_judge(
     model: str | None = None,
     url: str | None = None,
     release: str | Path | None = None,
-    cache: str | Path | None = None,
+    cache: str | Path | bool | None = None,
     concurrency: int = 16,
+    timeout: float = 120.0,
+    retries: int = 4,
+    rejudge_invalid: bool = True,
     show_progress: bool = True,
 ) -> Judge:
     """A `Judge` from plain options: the paper's judge model for `language` unless `model` is given, the
     official prompts when `release` (a copy of the release) is given, the package's own otherwise.
+
+    Args:
+        cache: the judgment cache (SQLite file). None: the user's cache (`judge.default_cache_path()`, shared by
+            every run); False: no cache.
+        concurrency, timeout, retries: requests at once, seconds per attempt and retries of a failed request
+            (the `openai` backend).
+        rejudge_invalid: ask again the pairs whose cached answer was invalid.
 
     Example:
         >>> judge = build_judge(language="en", url="http://localhost:8000/v1")  # doctest: +SKIP
@@ -57,22 +75,39 @@ def build_judge(
     model = model or DEFAULT_JUDGE_MODELS[language]
     options: dict[str, Any] = {}
     if backend == "openai":
-        options = {"concurrency": concurrency, **({"base_url": url} if url else {})}
+        options = {"concurrency": concurrency, "timeout": timeout, "max_retries": retries}
+        options.update({"base_url": url} if url else {})
     prompts = PromptSet.from_release(release, language) if release else PromptSet.packaged(language)
+    if cache is False:
+        judgment_cache = None
+    else:
+        judgment_cache = JudgmentCache(default_cache_path() if cache in (None, True) else cache)
     return Judge(
-        make_backend(backend, model, **options), prompts,
-        cache=JudgmentCache(cache) if cache else None, show_progress=show_progress,
+        make_backend(backend, model, **options), prompts, cache=judgment_cache, rejudge_invalid=rejudge_invalid,
+        show_progress=show_progress,
     )  # fmt: skip
 
 
-def judge_metric(metric: str, predictions: Sequence[str], references: Sequence[str], judge: Judge) -> dict[str, Any]:
-    """L1 or L2 as a flat dict: aggregates (0-100), per-sample scores, invalid and failed counts, provenance."""
+def judge_metric(
+    metric: str,
+    predictions: Sequence[str],
+    references: Sequence[str],
+    judge: Judge,
+    *,
+    max_invalid: float = DEFAULT_MAX_INVALID,
+) -> dict[str, Any]:
+    """L1 or L2 as a flat dict: aggregates (0-100), per-sample scores, invalid and failed counts, provenance, and
+    `complete` with the `problems` that make it False (failed requests, invalid judgments over `max_invalid`,
+    no valid judgment at all)."""
     result = judge.score(metric, predictions, references)
+    problems = result.problems(max_invalid)
     return {
         **result.scores,
         "per_sample": result.per_sample,
         "num_invalid": result.num_invalid,
         "num_failed": result.num_failed,
+        "complete": not problems,
+        "problems": problems,
         **result.provenance(),
     }
 
@@ -87,6 +122,7 @@ def narration_metrics(
     casts: Sequence[Sequence[str]] | None = None,
     bertscore_model: str | None = None,
     judge: Judge | None = None,
+    max_invalid: float = DEFAULT_MAX_INVALID,
 ) -> dict[str, Any]:
     """The whole suite in one dict; each metric named in `metrics` must have what it needs.
 
@@ -118,7 +154,7 @@ def narration_metrics(
         if metric in metrics:
             if judge is None:
                 raise ValueError(f"{metric.upper()} needs a judge (build_judge(...)).")
-            out[metric] = judge_metric(metric, predictions, references, judge)
+            out[metric] = judge_metric(metric, predictions, references, judge, max_invalid=max_invalid)
     return out
 
 
@@ -198,11 +234,16 @@ def evaluate_predictions(
     bertscore_model: str | None = None,
     baselines: str | Path | None = None,
     missing_as_empty: bool = False,
+    max_invalid: float = DEFAULT_MAX_INVALID,
 ) -> dict[str, Any]:
     """Score a predictions file against a prepared dataset and write results, per-sample lines and a report.
 
     `missing_as_empty` scores clips without a prediction as empty narrations (for runs with failed clips);
     `results.json` then counts them in `num_missing`.
+
+    The results are `complete` only when every judged metric is: no failed judge request, invalid judgments
+    at most `max_invalid` (a fraction) of the pairs, at least one valid judgment. Otherwise they are still
+    written, with the counts, `"complete": false` and the `problems` that say which metric and how many.
 
     Writes `out/results.json`, `out/per_sample.jsonl`, `out/report.html` and `out/scores.png`.
 
@@ -227,7 +268,7 @@ def evaluate_predictions(
     references = rows["narration"]
     scores = narration_metrics(
         candidates, references, language=language, metrics=metrics, reference_characters=rows["characters"],
-        casts=rows["cast"], bertscore_model=bertscore_model, judge=judge,
+        casts=rows["cast"], bertscore_model=bertscore_model, judge=judge, max_invalid=max_invalid,
     )  # fmt: skip
     judged = {m: scores.pop(m) for m in ("l1", "l2") if m in scores}
     flat = dict(scores)
@@ -236,13 +277,17 @@ def evaluate_predictions(
         flat.update({k: result[k] for k in (("L1-Env", "L1-Char", "L1") if metric == "l1" else ("L2",))})
         flat[f"{metric.upper()}-invalid"] = result["num_invalid"]
         flat[f"{metric.upper()}-failed"] = result["num_failed"]
-        provenance = {k: result[k] for k in ("judge_model", "judge_backend", "prompt_version", "official_prompts")}
-    complete = all(result["num_failed"] == 0 for result in judged.values())
+        provenance = {
+            k: result[k]
+            for k in ("judge_model", "judge_backend", "judge_endpoint", "answered_by", "prompt_version",
+                      "official_prompts")
+        }  # fmt: skip
+    problems = [problem for result in judged.values() for problem in result["problems"]]
     results = {
         "dataset": dataset, "config": config, "split": split, "num_samples": len(clip_ids),
         "predictions": str(predictions_path), "predictions_sha256": file_sha256(predictions_path),
         "num_missing": sum(c not in predictions for c in clip_ids), "metrics": list(metrics),
-        "scores": flat, "complete": complete,
+        "scores": flat, "complete": not problems, "problems": problems, "max_invalid": max_invalid,
         "judge": provenance or None, "package_version": __version__,
     }  # fmt: skip
     out = Path(out)

@@ -1,14 +1,21 @@
 """Classic captioning metrics for narrations: BLEU-1..4, METEOR, ROUGE-L, CIDEr, BERTScore, RoleF1.
 
 BLEU, METEOR, ROUGE-L and CIDEr are computed with pycocoevalcap, the reference implementation that
-captioning papers report. English is tokenized with its PTB tokenizer (lower-cased, punctuation removed);
-Chinese per character (punctuation and spaces removed), as Movie101 does. Both tokenizers and METEOR run
-on Java. All scores are reported x100.
+captioning papers report. Tokenization follows the reference of each language:
+
+- English: pycocoevalcap's PTB tokenizer (lower-cased, punctuation removed), as the COCO caption evaluation
+  does (equal to pycocoevalcap called directly; tested).
+- Chinese: every character is a token, punctuation included; whitespace is dropped. This is what Movie101's
+  own released evaluation does (`Movie101v1/baseline/RMN/metrics/evaluation.py` in the Movie101 repository
+  joins each character of a narration with spaces before pycocoevalcap's BLEU, METEOR and CIDEr), so Chinese
+  scores compare with Movie101's. ROUGE-L, which that script does not report, uses the same tokens.
+
+An empty narration is scored as empty (no tokens: it matches nothing), not replaced by a placeholder word.
+The PTB tokenizer and METEOR run on Java. All scores are reported x100.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,17 +31,14 @@ def _check_pairs(predictions: Sequence[str], references: Sequence[Any]) -> None:
 
 
 def tokenize(texts: Sequence[str], *, language: str) -> list[str]:
-    """Space-joined tokens as pycocoevalcap expects them.
+    """Space-joined tokens as pycocoevalcap expects them (Chinese: one per character, punctuation included).
 
     Example:
-        >>> tokenize(["程勇走进店里。"], language="zh")
-        ['程 勇 走 进 店 里']
+        >>> tokenize(["程勇走进店里。", "他说：“走 吧！”"], language="zh")
+        ['程 勇 走 进 店 里 。', '他 说 ： “ 走 吧 ！ ”']
     """
     if language == "zh":
-        return [
-            " ".join(ch for ch in text if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
-            for text in texts
-        ]
+        return [" ".join(ch for ch in text if not ch.isspace()) for text in texts]
     if language != "en":
         raise ValueError(f"Invalid language {language!r}; expected 'en' or 'zh'.")
     _require_java()
@@ -70,9 +74,9 @@ def caption_scores(predictions: Sequence[str], references: Sequence[str], *, lan
     from pycocoevalcap.rouge.rouge import Rouge
 
     candidates, refs = tokenize(predictions, language=language), tokenize(references, language=language)
-    # pycocoevalcap wants non-empty strings; an empty candidate scores 0 rather than crashing
-    res = {i: [c or "<empty>"] for i, c in enumerate(candidates)}
-    gts = {i: [r or "<empty>"] for i, r in enumerate(refs)}
+    # an empty string is a valid candidate for every scorer: it has no n-gram, so it matches nothing
+    res = {i: [c] for i, c in enumerate(candidates)}
+    gts = {i: [r] for i, r in enumerate(refs)}
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     scores = {f"BLEU-{n + 1}": bleu[n] * 100 for n in range(4)}
     if meteor:
@@ -132,8 +136,21 @@ def role_f1(
 ) -> dict[str, Any]:
     """RoleF1 as in Movie101: F1 between the characters marked in the reference and the cast names the
     candidate mentions (substring match), per sample, then averaged (x100). A sample whose reference marks
-    no character scores 0, as in Movie101's script; unlike it, candidates are matched against their own
-    movie's cast rather than every movie's.
+    no character, or whose candidate names none, scores 0 and counts in the average, as in Movie101.
+
+    How it differs from Movie101's `rolef1.py` (`Movie101v1/evaluation/MCN/rolef1.py` in the Movie101 repository):
+
+    - Names are matched against the clip's own movie's cast only; `rolef1.py` matches every candidate against the
+      role names of every movie of the release, so a name from another movie that occurs in the candidate counts
+      as a (wrong) prediction there and not here.
+    - No names are skipped; `rolef1.py` skips a fixed list of twelve Chinese role names that are also common words
+      (such as 司机 "driver" or 大海 "sea") and would otherwise match ordinary text.
+    - The ground truth is the names marked `[Name]` in the reference narration (completed across languages,
+      see the dataset's `characters`), in English or Chinese; `rolef1.py` reads Chinese role lists from its own
+      annotation file.
+
+    The per-sample arithmetic (precision over the distinct names mentioned, recall over the distinct names in the
+    reference, F1, zero when either side is empty) is the same.
 
     Example:
         >>> role_f1(["Cheng Yong meets Lv."], [["Cheng Yong", "Lv Shouyi"]], [["Cheng Yong", "Lv Shouyi", "Cao Bin"]])["RoleF1"]

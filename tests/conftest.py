@@ -27,11 +27,13 @@ SAMPLE_MOVIES = ["6963491699926499871", "6965779678749524488", "7042313900221694
 
 
 @pytest.fixture(autouse=True)
-def _fresh_datasets_cache(tmp_path_factory, monkeypatch):
-    # Each test gets its own `datasets` cache, so that no test reads what another one prepared.
+def _fresh_caches(tmp_path_factory, monkeypatch):
+    # Each test gets its own `datasets` cache and package cache (judgments, face embeddings), so that no test
+    # reads what another one stored, and none writes to the user's.
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets-cache"))
+    monkeypatch.setenv("MOVIE101V2_HF_CACHE", str(tmp_path_factory.mktemp("movie101v2-hf-cache")))
 
 
 @pytest.fixture(scope="session")

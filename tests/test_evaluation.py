@@ -81,3 +81,79 @@ def test_evaluate_command_reports_bad_predictions(mini_prepared, predictions_fil
     assert status == 2
     assert "1 clip(s) of the split have no prediction" in capsys.readouterr().err
     assert not (tmp_path / "r" / "results.json").exists()
+
+
+def _evaluate(path, dataset, out, url, *extra):
+    return cli.main(["evaluate", "--predictions", str(path), "--dataset", str(dataset), "--out", str(out),
+                     "--metrics", "l1", "l2", "--judge-backend", "openai", "--judge-url", url,
+                     "--judge-model", "scripted", *extra])  # fmt: skip
+
+
+def test_invalid_judgments_over_the_limit_make_the_run_incomplete(mini_prepared, predictions_file, tmp_path, capsys):
+    path, clips = predictions_file
+    bad = set(clips["clip_id"][:2])  # two of the clips: over 5% of this small split
+    narrations = {row["clip_id"]: row["prev_narration"] or row["narration"] for row in clips}
+    bad_texts = {narrations[c] for c in bad}
+
+    def answer(prompt):
+        if any(text in prompt for text in bad_texts):
+            return "It is hard to say."
+        return "3,4" if "Environment" in prompt else "3"
+
+    with ScriptedJudgeServer(answer=answer) as server:
+        status = _evaluate(path, mini_prepared, tmp_path / "r", server.url)
+    err = capsys.readouterr().err
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    invalid = results["scores"]["L2-invalid"]
+    assert status == 1 and results["complete"] is False and invalid >= 2
+    share = invalid / len(clips)
+    assert f"L2: {invalid} of {len(clips)} judgments invalid ({share:.1%}, over --max-invalid 5.0%)" in err
+    assert results["problems"] == [
+        f"L1: {invalid} of {len(clips)} judgments invalid ({share:.1%}, over --max-invalid 5.0%)",
+        f"L2: {invalid} of {len(clips)} judgments invalid ({share:.1%}, over --max-invalid 5.0%)",
+    ]
+    assert "Incomplete" in (tmp_path / "r" / "report.html").read_text()
+    # a looser limit, and the invalid answers asked again (the judge still cannot say): complete
+    with ScriptedJudgeServer(answer=answer) as server:
+        assert _evaluate(path, mini_prepared, tmp_path / "r2", server.url, "--max-invalid", "0.9") == 0
+        assert len(server.requests) == 2 * 2 * invalid  # only the invalid pairs, each asked twice, per metric
+
+
+def test_no_valid_judgment_is_no_score(mini_prepared, predictions_file, tmp_path, capsys):
+    path, _ = predictions_file
+    with ScriptedJudgeServer(answer=lambda prompt: "no idea") as server:
+        status = _evaluate(path, mini_prepared, tmp_path / "r", server.url, "--max-invalid", "1")
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert status == 1 and results["complete"] is False
+    assert results["scores"]["L2"] is None and results["scores"]["L1"] is None
+    assert any(p.startswith("L2: no valid judgment among") for p in results["problems"])
+    assert "n/a" in capsys.readouterr().out
+
+
+def test_one_judgment_cache_for_every_output_folder(mini_prepared, predictions_file, tmp_path):
+    path, clips = predictions_file
+    with ScriptedJudgeServer() as server:
+        assert _evaluate(path, mini_prepared, tmp_path / "first", server.url) == 0
+        asked = len(server.requests)
+        assert _evaluate(path, mini_prepared, tmp_path / "second", server.url) == 0  # a new folder: no call
+        assert len(server.requests) == asked == 2 * len(clips)
+    assert not (tmp_path / "first" / "judgments.sqlite").exists()
+    from movie101v2_hf.judge import default_cache_path
+
+    assert default_cache_path().is_file()
+
+
+def test_an_unreachable_judge_stops_evaluate_with_its_url(mini_prepared, predictions_file, tmp_path, capsys):
+    import socket
+    import time
+
+    path, _ = predictions_file
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    begin = time.monotonic()
+    status = _evaluate(path, mini_prepared, tmp_path / "r", url, "--judge-retries", "1", "--judge-timeout", "1",
+                       "--judge-concurrency", "2")  # fmt: skip
+    assert status == 2 and time.monotonic() - begin < 15
+    assert f"the judge at {url} failed" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "results.json").exists()

@@ -45,16 +45,49 @@ def test_classic_metrics_equal_the_reference_implementations():
     assert ours["BLEU-4"] == pytest.approx(sacre.score, abs=1e-3)
 
 
-def test_chinese_is_scored_per_character():
+def test_chinese_equals_movie101s_reference_tokenization():
     from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
 
-    predictions, references = ["程勇打开了门。", "她看着大海"], ["程勇打开店门，走了进去。", "她望着大海哭了"]
-    assert tokenize(predictions, language="zh") == ["程 勇 打 开 了 门", "她 看 着 大 海"]
-    ours = caption_scores(predictions, references, language="zh", meteor=False)
-    gts = {i: [r] for i, r in enumerate(tokenize(references, language="zh"))}
-    res = {i: [c] for i, c in enumerate(tokenize(predictions, language="zh"))}
-    assert ours["BLEU-1"] == pytest.approx(Bleu(4).compute_score(gts, res, verbose=0)[0][0] * 100, abs=1e-4)
-    assert "METEOR" not in ours
+    predictions = ["程勇打开了门。", "她看着大海", "“走吧！”他说。"]
+    references = ["程勇打开店门，走了进去。", "她望着大海哭了", "他说：“我们走吧。”"]
+    assert tokenize(predictions, language="zh") == ["程 勇 打 开 了 门 。", "她 看 着 大 海", "“ 走 吧 ！ ” 他 说 。"]
+    ours = caption_scores(predictions, references, language="zh")
+
+    # Movie101's evaluation.py: every character joined by a space, straight into pycocoevalcap
+    def movie101(text):
+        return " ".join(c for c in text)
+
+    gts = {i: [movie101(r)] for i, r in enumerate(references)}
+    res = {i: [movie101(c)] for i, c in enumerate(predictions)}
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    assert [ours[f"BLEU-{n}"] for n in (1, 2, 3, 4)] == pytest.approx([b * 100 for b in bleu], abs=1e-4)
+    assert ours["CIDEr"] == pytest.approx(Cider().compute_score(gts, res)[0] * 100, abs=1e-4)
+    assert ours["METEOR"] == pytest.approx(Meteor().compute_score(gts, res)[0] * 100, abs=1e-4)
+    assert ours["ROUGE-L"] == pytest.approx(Rouge().compute_score(gts, res)[0] * 100, abs=1e-4)
+    # punctuation counts: dropping it (what this package did before) gives other numbers
+    stripped = {i: [" ".join(c for c in t if c not in "。，！“”：")] for i, t in enumerate(predictions)}
+    assert Bleu(4).compute_score(gts, stripped, verbose=0)[0][3] * 100 != pytest.approx(ours["BLEU-4"], abs=1e-2)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_an_empty_narration_is_scored_as_empty(language):
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+
+    predictions = ["", "A man walks into the room." if language == "en" else "一个男人走进房间。"]
+    references = ["The woman sings." if language == "en" else "女人在唱歌。", predictions[1]]
+    ours = caption_scores(predictions, references, language=language, meteor=False)
+    gts = {i: [r] for i, r in enumerate(tokenize(references, language=language))}
+    res = {i: [c] for i, c in enumerate(tokenize(predictions, language=language))}
+    assert res[0] == [""]
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    assert ours["BLEU-1"] == pytest.approx(bleu[0] * 100, abs=1e-4)
+    assert ours["CIDEr"] == pytest.approx(Cider().compute_score(gts, res)[0] * 100, abs=1e-4)
+    placeholder = {**res, 0: ["<empty>"]}  # what it was scored as before: a one-word narration
+    assert Bleu(4).compute_score(gts, placeholder, verbose=0)[0][0] * 100 != pytest.approx(ours["BLEU-1"], abs=1e-2)
 
 
 def test_role_f1_counts():

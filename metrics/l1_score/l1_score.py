@@ -6,6 +6,7 @@ import evaluate
 
 from movie101v2_hf.builder import CITATION
 from movie101v2_hf.evaluation import build_judge, judge_metric
+from movie101v2_hf.judge import DEFAULT_MAX_INVALID
 
 _CITATION = CITATION  # the Movie101v2 paper, as the dataset card cites it
 
@@ -26,11 +27,17 @@ Args:
     judge_url (`str`, *optional*): base URL of the OpenAI-compatible server.
     language (`str`, defaults to `"en"`): `"en"` or `"zh"`.
     release (`str`, *optional*): a copy of the Movie101v2 release; its official prompts are used (paper-comparable).
-    cache (`str`, *optional*): SQLite file caching judgments, so that re-runs cost no judge call.
+    cache (`str`, *optional*): SQLite file caching judgments (default: the user's cache, shared by every run,
+        so that re-runs cost no judge call).
     concurrency (`int`, defaults to 16): concurrent requests of the `openai` backend.
+    timeout (`float`, defaults to 120): seconds per request attempt (`openai`).
+    retries (`int`, defaults to 4): retries of a request on 429/5xx/timeouts (`openai`); after 3 requests in a
+        row fail for good, the judge is taken to be down and the call raises `JudgeUnavailableError`.
+    max_invalid (`float`, defaults to 0.05): the fraction of invalid judgments allowed before `complete` is False.
 Returns:
     "L1-Env", "L1-Char", "L1" (`float`, 0-100), `per_sample` (scores per pair, None when invalid or failed),
-    `num_invalid`, `num_failed`, `judge_model`, `judge_backend`, `prompt_version`, `official_prompts`,
+    `num_invalid`, `num_failed`, `complete` (False when requests failed, invalid judgments exceed `max_invalid` or
+    none is valid) with its `problems`, `judge_model`, `judge_endpoint`, `answered_by`, `judge_backend`, `prompt_version`, `official_prompts`,
     `package_version`.
 Examples:
     >>> metric = evaluate.load("metrics/l1_score")  # doctest: +SKIP
@@ -63,10 +70,13 @@ class L1Score(evaluate.Metric):
         release=None,
         cache=None,
         concurrency=16,
+        timeout=120.0,
+        retries=4,
+        max_invalid=DEFAULT_MAX_INVALID,
     ):
         if judge is None:
             judge = build_judge(
                 language=language, backend=judge_backend, model=judge_model, url=judge_url, release=release,
-                cache=cache, concurrency=concurrency,
+                cache=cache, concurrency=concurrency, timeout=timeout, retries=retries,
             )  # fmt: skip
-        return judge_metric("l1", predictions, references, judge)
+        return judge_metric("l1", predictions, references, judge, max_invalid=max_invalid)

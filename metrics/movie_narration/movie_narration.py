@@ -6,6 +6,7 @@ import evaluate
 
 from movie101v2_hf.builder import CITATION
 from movie101v2_hf.evaluation import build_judge, narration_metrics
+from movie101v2_hf.judge import DEFAULT_MAX_INVALID
 
 _CITATION = CITATION  # the Movie101v2 paper, as the dataset card cites it
 
@@ -26,7 +27,8 @@ Args:
     reference_characters (`list` of `list` of `str`, *optional*): the dataset's `characters`, for RoleF1.
     casts (`list` of `list` of `str`, *optional*): the dataset's `cast`, for RoleF1.
     bertscore_model (`str`, *optional*): a local model folder for BERTScore.
-    judge_backend, judge_model, judge_url, release, cache (*optional*): the judge for l1 and l2, as in l1_score.
+    judge_backend, judge_model, judge_url, release, cache, concurrency, timeout, retries, max_invalid (*optional*):
+        the judge for l1 and l2, as in l1_score.
 Returns:
     a flat dict: `BLEU-1`..`BLEU-4`, `METEOR`, `ROUGE-L`, `CIDEr`, `BERTScore-P/R/F1`, `RoleP`, `RoleR`, `RoleF1`,
     and `l1` / `l2` dicts with the judged scores and their provenance.
@@ -63,6 +65,10 @@ class MovieNarration(evaluate.Metric):
         judge_url=None,
         release=None,
         cache=None,
+        concurrency=16,
+        timeout=120.0,
+        retries=4,
+        max_invalid=DEFAULT_MAX_INVALID,
     ):
         if metrics is None:
             metrics = ["bleu", "meteor", "rouge", "cider"] + (["rolef1"] if reference_characters and casts else [])
@@ -75,8 +81,11 @@ class MovieNarration(evaluate.Metric):
                 url=judge_url,
                 release=release,
                 cache=cache,
+                concurrency=concurrency,
+                timeout=timeout,
+                retries=retries,
             )
         return narration_metrics(
             predictions, references, language=language, metrics=metrics, reference_characters=reference_characters,
-            casts=casts, bertscore_model=bertscore_model, judge=judge,
+            casts=casts, bertscore_model=bertscore_model, judge=judge, max_invalid=max_invalid,
         )  # fmt: skip
