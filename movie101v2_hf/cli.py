@@ -317,7 +317,6 @@ class Demo:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from pathlib import Path
 
         from .demo import run_demo
         from .evaluation import build_judge
