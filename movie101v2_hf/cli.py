@@ -54,7 +54,8 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-cache", help="SQLite file of cached judgments (default: the user's cache, "
                        "$MOVIE101V2_HF_CACHE/judgments.sqlite, shared by every run).")  # fmt: skip
     parser.add_argument("--bertscore-model", help="Local model folder for BERTScore.")
-    parser.add_argument("--baselines", help="JSON file of reference results to put beside this run.")
+    parser.add_argument("--baselines", help="JSON file of reference results to put beside this run (default: the "
+                        "paper's Table 4 rows of the config, judged by gpt-3.5-turbo-1106).")  # fmt: skip
 
 
 def _judge_and_metrics(args: argparse.Namespace) -> tuple[object | None, list[str]]:
@@ -401,7 +402,8 @@ class Faces:
         parser.add_argument("--det-thresh", type=float, default=DEFAULT_DET_THRESH, help="Detection score threshold.")
         parser.add_argument("--movie-ids", nargs="+", help="Only these movies.")
         parser.add_argument("--max-samples", type=int, help="Only the first N clips.")
-        parser.add_argument("--cache-dir", help="Portrait embedding cache (default ~/.cache/movie101v2_hf/faces).")
+        parser.add_argument("--cache-dir", help="Portrait embedding cache (default: "
+                            "$MOVIE101V2_HF_CACHE/faces, else ~/.cache/huggingface/movie101v2_hf/faces).")  # fmt: skip
         parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers decoding frames.")
         parser.add_argument("--overwrite", action="store_true", help="Start again instead of resuming.")
         parser.add_argument("--evaluate", action="store_true", help="Then report precision, recall and F1 against "
@@ -412,8 +414,9 @@ class Faces:
         import json
         from pathlib import Path
 
-        from .faces import FaceSettings, FacesOptions, evaluate_identification, identify_split
+        from .faces import FaceSettings, FacesOptions, evaluate_identification, identification_table, identify_split
         from .inference import sidecar_path
+        from .utils.io import write_atomically
 
         settings = FaceSettings(
             threshold=args.threshold, max_cast=args.max_cast, min_frames=args.min_frames, fps=args.fps,
@@ -431,11 +434,9 @@ class Faces:
             print(f"failed: {failure['clip_id']}: {failure['error']}")
         if args.evaluate:
             scores = evaluate_identification(args.out, args.dataset, config=args.config, split=args.split)
-            print(f"ground truth {scores['ground_truth']}, predicted {scores['predicted']}, correct "
-                  f"{scores['correct']}: precision {scores['precision']:.1f}, recall {scores['recall']:.1f}, "
-                  f"F1 {scores['f1']:.1f} over {scores['num_clips']} clips")  # fmt: skip
+            print(identification_table(scores))
             path = Path(args.out).with_name(Path(args.out).stem + ".eval.json")
-            path.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+            write_atomically(path, json.dumps(scores, indent=2) + "\n")
             print(f"Wrote {path}")
         print(f"Run record: {sidecar_path(args.out)}")
         return 0 if record["complete"] else 1

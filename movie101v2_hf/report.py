@@ -1,9 +1,9 @@
 """The HTML report of an evaluation: a table of scores and a bar chart (PNG) beside reference results.
 
-Reference results come from a JSON file (`--baselines FILE`, or `movie101v2_hf/data/paper_table4.json`
-when present): a list of `{"model": ..., "judge": ..., "config": "en", "source": ..., "scores": {"L1": ...,
-"L2": ...}}`, each labelled with the judge that produced it, since scores from different judges do not
-compare. The paper's Table 4 figures are not bundled yet: this build had no copy of them.
+Reference results are the paper's Table 4 rows of the run's config (`movie101v2_hf.paper`), or a JSON file
+given with `--baselines FILE`: a list of `{"model": ..., "judge": ..., "config": "en", "source": ...,
+"scores": {"L1": ..., "L2": ...}}`. Each row is labelled with the judge that produced it, and the report says
+so when the run's judge is another one: scores from different judges do not compare.
 """
 
 from __future__ import annotations
@@ -13,45 +13,72 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .utils.io import write_atomically
+from .errors import FileFormatError
+from .paper import paper_table4
+from .utils.io import read_text, write_atomically
 
 CHART_METRICS = ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "RoleF1", "L1-Env", "L1-Char", "L1", "L2")
-
-
-PAPER_BASELINES = "paper_table4.json"  # in movie101v2_hf/data/ once the paper's figures are bundled
+PAPER_SOURCE = "the Movie101v2 paper's Table 4"
 
 
 def load_baselines(path: str | Path | None, config: str) -> list[dict[str, Any]]:
-    """Reference results for `config` from `path`, else from the packaged paper figures when bundled."""
-    if path is None:
-        from importlib import resources
+    """Reference results for `config`: from `path`, else the paper's Table 4 rows of that config.
 
-        packaged = resources.files("movie101v2_hf.data").joinpath(PAPER_BASELINES)
-        if not packaged.is_file():
-            return []
-        path = str(packaged)
-    entries = json.loads(Path(path).read_text("utf-8"))
+    Example:
+        >>> [row["model"] for row in load_baselines(None, "zh")][:2]
+        ['InternVL2', 'CogVLM2-video']
+    """
+    if path is None:
+        return paper_table4(config)
+    try:
+        entries = json.loads(read_text(path, what="baselines file"))
+    except json.JSONDecodeError as err:
+        raise FileFormatError(f"not valid JSON ({err.msg})", path=path, line=err.lineno) from None
     if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and "model" in e and "scores" in e for e in entries
+        isinstance(e, dict) and "model" in e and isinstance(e.get("scores"), dict) for e in entries
     ):
-        raise ValueError(f'{path}: expected a JSON list of objects with "model" and "scores".')
+        raise FileFormatError('expected a JSON list of objects with "model" and "scores".', path=path)
     return [e for e in entries if e.get("config", config) == config]
 
 
-def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | Path | None = None) -> Path:
-    """Write `out/scores.png` and `out/report.html`; returns the HTML path."""
+def baseline_label(entry: dict[str, Any]) -> str:
+    """`model (with characters; judge: J)`: what a reference row is, and who judged it."""
+    parts = []
+    if "character_input" in entry:
+        parts.append("with characters" if entry["character_input"] else "without characters")
+    parts.append(f"judge: {entry.get('judge') or '?'}")
+    return f"{entry['model']} ({'; '.join(parts)})"
+
+
+def judge_note(results: dict[str, Any], references: list[dict[str, Any]]) -> str | None:
+    """A warning when the reference rows' L1/L2 were judged by another judge than this run's (or this run has none).
+
+    Example:
+        >>> paper_rows = [{"judge": "gpt-3.5-turbo-1106", "scores": {"L1": 31.4}}]
+        >>> judge_note({"judge": {"judge_model": "meta-llama/Llama-3.1-70B-Instruct"}}, paper_rows)
+        'The reference rows were judged by gpt-3.5-turbo-1106, this run by meta-llama/Llama-3.1-70B-Instruct: L1 and L2 from different judges do not compare.'
+    """
+    theirs = sorted({str(e.get("judge")) for e in references if any(k.startswith("L") for k in e["scores"])})
+    if not theirs:
+        return None
+    ours = (results.get("judge") or {}).get("judge_model")
+    if ours is None:
+        return f"The reference rows' L1 and L2 were judged by {', '.join(theirs)}; this run has no judge."
+    if theirs != [ours]:
+        return (
+            f"The reference rows were judged by {', '.join(theirs)}, this run by {ours}: L1 and L2 from different "
+            "judges do not compare."
+        )
+    return None
+
+
+def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    scores: dict[str, Any] = results["scores"]
-    references = load_baselines(baselines, results["config"])
-    runs = [("this run", scores)] + [(f"{e['model']} ({e.get('judge', 'judge?')})", e["scores"]) for e in references]
     shown = [m for m in CHART_METRICS if any(isinstance(s.get(m), (int, float)) for _, s in runs)]
-
     figure, axes = plt.subplots(figsize=(max(6, 1.1 * len(shown) * max(1, len(runs)) ** 0.5), 4))
     width = 0.8 / len(runs)
     for r, (label, run_scores) in enumerate(runs):
@@ -60,25 +87,33 @@ def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | P
     axes.set_xticks([i + width * (len(runs) - 1) / 2 for i in range(len(shown))], shown, rotation=30)
     axes.set_ylabel("score (0-100; CIDEr x100)")
     axes.set_title(f"Movie101v2 {results['config']} / {results['split']}: {results['num_samples']} clips")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(out / "scores.png", dpi=120)
+    figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | Path | None = None) -> Path:
+    """Write `out/scores.png` and `out/report.html` (this run beside the reference rows); returns the HTML path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    scores: dict[str, Any] = results["scores"]
+    references = load_baselines(baselines, results["config"])
+    _bar_chart(results, [("this run", scores)] + [(baseline_label(e), e["scores"]) for e in references],
+               out / "scores.png")  # fmt: skip
 
     def cell(value: Any) -> str:
         return "" if value is None else (f"{value:.2f}" if isinstance(value, float) else html.escape(str(value)))
 
     columns = [m for m in scores if not m.endswith(("-invalid", "-failed"))]
+    columns += [m for e in references for m in e["scores"] if m not in columns]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", *columns])
 
     def row(label: str, values: dict[str, Any]) -> str:
         cells = "".join(f"<td>{cell(values.get(c))}</td>" for c in columns)
         return f"<tr><td>{html.escape(label)}</td>{cells}</tr>"
 
-    body = [row("this run", scores)]
-    for entry in references:
-        label = f"{entry['model']} (judge: {entry.get('judge', '?')}; {entry.get('source', '')})"
-        body.append(row(label, entry["scores"]))
+    body = [row("this run", scores)] + [row(baseline_label(e), e["scores"]) for e in references]
     judge = results.get("judge") or {}
     judge_line = (
         f"Judge: {html.escape(str(judge.get('judge_model')))} via {html.escape(str(judge.get('judge_backend')))}, "
@@ -88,19 +123,23 @@ def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | P
         else "No LLM judge was configured: L1 and L2 were not computed."
     )
     invalid = ", ".join(f"{k}: {v}" for k, v in scores.items() if k.endswith(("-invalid", "-failed")))
-    status = (
-        "" if results.get("complete", True) else "<p><b>Incomplete:</b> some judgments failed; re-run to finish.</p>"
-    )
+    status = ""
+    if not results.get("complete", True):
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in results.get("problems") or ["some judgments failed"])
+        status = f"<p><b>Incomplete: these scores are not final.</b></p><ul>{items}</ul>"
     if results.get("num_missing"):
         status += (
             f"<p><b>{results['num_missing']} clip(s) had no prediction</b> (narration failed) and were scored as "
             "empty narrations.</p>"
         )
+    source = html.escape(str(baselines)) if baselines else PAPER_SOURCE
     baseline_note = (
-        f"Reference results from {html.escape(str(baselines))}."
+        f"Reference rows from {source}."
         if references
-        else "No reference results given (pass --baselines FILE); the paper's Table 4 figures are not bundled yet."
+        else f"No reference rows for config {html.escape(results['config'])} in {source}."
     )
+    if note := judge_note(results, references):
+        baseline_note += f" <b>{html.escape(note)}</b>"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Movie101v2 evaluation</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}</style>

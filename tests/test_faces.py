@@ -166,7 +166,15 @@ def test_faces_command_identifies_resumes_and_evaluates(face_models, face_world,
     )  # fmt: skip
     assert scores["precision"] == 100.0 and scores["complete"]
     printed = capsys.readouterr().out
-    assert f"correct {ground_truth - missed}" in printed
+    run_line = next(line for line in printed.splitlines() if line.startswith("this run ("))
+    assert run_line.split()[-5:] == [
+        str(ground_truth),
+        *[str(ground_truth - missed)] * 2,
+        "100.0",
+        f"{scores['recall']:.1f}",
+    ]
+    assert "paper, Table 2: ArcFace" in printed and "47.8" in printed  # the paper's figures beside the run
+    assert [row["model"] for row in scores["paper"]] == ["GPT-4V", "ArcFace"]
 
     # a rerun resumes: nothing left to do, every portrait from the cache
     truncated = out.read_text().splitlines()[:2]

@@ -47,18 +47,20 @@ def read_text(path: str | Path, *, what: str = "file") -> str:
     Example:
         >>> import tempfile, pathlib; p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
         >>> _ = p.write_bytes(b"\\xef\\xbb\\xbfline 1\\nline \\xb2\\n")
-        >>> read_text(p, what="narration file")
+        >>> read_text(p, what="narration file")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         movie101v2_hf.errors.FileFormatError: ...a.txt:2: the narration file is not UTF-8 (byte 0xb2 ...
     """
     data = Path(path).read_bytes()
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
-        return data.decode("utf-8-sig")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
+        offset = err.start + bom
+        line = data.count(b"\n", 0, offset) + 1
         raise FileFormatError(
-            f"the {what} is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start} cannot be decoded). "
+            f"the {what} is not UTF-8 (byte 0x{data[offset]:02x} at offset {offset} cannot be decoded). "
             "Save it as UTF-8 (e.g. `iconv -f GB18030 -t UTF-8 IN > OUT` for a file in a Chinese legacy encoding).",
             path=path,
             line=line,
