@@ -30,7 +30,32 @@ except ImportError:  # datasets < 3.3 has no Video feature: keep the movie's pat
 from .release import LANGUAGES, SPLITS, Release
 
 _HOMEPAGE = "https://github.com/yuezih/Movie101"
-_LICENSE = "CC BY 4.0 (annotations); the movies are not part of the release"
+# The terms of the data (see DATA_TERMS): the release's GitHub repository carries an MIT License file but says the
+# annotations are "available for research purposes"; the paper and the authors' Hugging Face copy restrict use
+# to non-commercial academic research and forbid sharing the dataset or its derivatives. A prepared folder is
+# a derivative, so it is published privately unless the licensor allows otherwise.
+LICENSE_NAME = "movie101-dataset-license-agreement"
+LICENSE_LINK = "https://huggingface.co/datasets/yuezih/Movie101"
+_LICENSE = (
+    "Movie101 Dataset License Agreement v1.0: non-commercial academic research only; no public distribution or "
+    "sharing of the dataset or its derivatives. The movies are not part of the release."
+)
+DATA_TERMS = """\
+Movie101v2 is not openly licensed. What its authors state:
+
+- The [Movie101 GitHub repository](https://github.com/yuezih/Movie101) carries an MIT License file, and its
+  Movie101v2 README says the annotations and metadata are "available for research purposes"; the movies are
+  given only on application to the authors.
+- The [paper](https://arxiv.org/abs/2404.13370) says the dataset is released under highly restrictive
+  permissions, limiting its use strictly to academic research.
+- The authors' own Hugging Face copy ([`yuezih/Movie101`](https://huggingface.co/datasets/yuezih/Movie101),
+  gated) is under the **Movie101 Dataset License Agreement v1.0**: non-commercial academic research only; no
+  public display, distribution, sublicensing or sharing of the dataset or its derivatives; no derivative
+  datasets for external distribution.
+
+A folder prepared by `movie101v2-hf` is a derivative of the dataset: use it for non-commercial academic
+research, keep it private (`movie101v2 push-dataset` creates private repos), and share it only as the licensor
+allows. The movies are not included."""
 _DESCRIPTION = (
     "Movie101v2: a bilingual movie narration (audio description) benchmark of 203 Chinese movies with "
     "46K narration paragraphs in English and Chinese, cast lists with portraits, and an official split."

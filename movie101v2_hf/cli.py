@@ -1,7 +1,7 @@
 """The `movie101v2` command line: one subcommand per job, each with `register` and `run`.
 
 movie101v2 prepare --release DIR --out DIR [--videos DIR | --video-base URL]
-movie101v2 push-dataset DIR --repo-id ORG/NAME
+movie101v2 push-dataset DIR --repo-id ORG/NAME   (private; the data's terms forbid public sharing)
 movie101v2 push-model DIR --repo-id ORG/NAME [--merge] [--results results.json]
 movie101v2 narrate --model ID --dataset DIR --config en --split test --out preds.jsonl [--backend ...]
 movie101v2 evaluate --predictions preds.jsonl --dataset DIR --out DIR [--judge-backend ...]
@@ -231,21 +231,36 @@ class Prepare:
 
 
 class PushDataset:
-    help = "Upload a prepared folder to a Hub dataset repo (token from `hf auth login` or HF_TOKEN)."
+    help = (
+        "Upload a prepared folder to a private Hub dataset repo (token from `hf auth login` or HF_TOKEN). Movie101v2's "
+        "terms forbid public distribution of the dataset and its derivatives: a public repo needs the licensor's "
+        "permission."
+    )
 
     @staticmethod
     def register(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("folder", help="A folder written by `movie101v2 prepare`.")
-        parser.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo (created if missing).")
-        _add_push_arguments(parser)
+        parser.add_argument(
+            "--repo-id", required=True, help="ORG/NAME of the dataset repo (created private if missing)."
+        )
+        visibility = parser.add_mutually_exclusive_group()
+        visibility.add_argument("--private", action="store_true", help="Create the repo as private (the default).")
+        visibility.add_argument("--public", action="store_true", help="Create the repo as public; refused without "
+                                "--i-have-the-licensors-permission.")  # fmt: skip
+        parser.add_argument("--i-have-the-licensors-permission", dest="licensor_permission", action="store_true",
+                            help="You have the Movie101 authors' permission to publish this derivative publicly "
+                            "(needed for --public, or to push into an existing public repo).")  # fmt: skip
+        parser.add_argument("--revision", help="Branch to push to.")
+        parser.add_argument("--commit-message", help="Commit message.")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from .hub import push_dataset
 
         url = push_dataset(
-            args.folder, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message
-        )
+            args.folder, args.repo_id, private=not args.public, licensor_permission=args.licensor_permission,
+            revision=args.revision, commit_message=args.commit_message,
+        )  # fmt: skip
         print(f'Pushed: {url}\nLoad it with: datasets.load_dataset("{args.repo_id}", "en")')
         return 0
 

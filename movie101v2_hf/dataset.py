@@ -4,7 +4,7 @@ The folder holds one sub-folder of Parquet shards per config and a README whose 
 block tells `datasets.load_dataset` where each config and split lives::
 
     out/
-      README.md                  dataset card: configs block, statistics, license, citation
+      README.md                  dataset card: configs block, statistics, terms of use, citation
       movie101v2_prepare.json    what was built from what (package version, release, videos, counts)
       en/train-00000-of-00001.parquet
       en/validation-00000-of-00001.parquet
@@ -34,7 +34,15 @@ from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 
 from . import __version__
-from .builder import CITATION, CONFIG_LAYOUT, DEFAULT_CONFIG, Movie101v2Builder
+from .builder import (
+    CITATION,
+    CONFIG_LAYOUT,
+    DATA_TERMS,
+    DEFAULT_CONFIG,
+    LICENSE_LINK,
+    LICENSE_NAME,
+    Movie101v2Builder,
+)
 from .release import SPLITS
 
 logger = logging.getLogger(__name__)
@@ -215,7 +223,9 @@ def dataset_card(manifest: dict[str, Any], infos: dict[str, DatasetInfo]) -> str
 
     counts: dict[str, dict[str, int]] = manifest["counts"]
     header: dict[str, Any] = {
-        "license": "cc-by-4.0",
+        "license": "other",
+        "license_name": LICENSE_NAME,
+        "license_link": LICENSE_LINK,
         "language": ["en", "zh"],
         "pretty_name": "Movie101v2",
         "task_categories": ["video-text-to-text"],
@@ -285,10 +295,11 @@ Portraits are stored once, in `movies`; `movie101v2_hf.PortraitAttacher` attache
 Movies: {movies["train"]} train, {movies["validation"]} validation, {movies["test"]} test
 (split: the Movie101 public split; movies it does not list are train).
 
-## License and citation
+## License and terms of use
 
-The annotations are released under CC BY 4.0 by the Movie101 authors. The movies are not part of the
-release and are not included here.
+{DATA_TERMS}
+
+## Citation
 
 ```bibtex
 {CITATION}

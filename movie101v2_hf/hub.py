@@ -10,36 +10,70 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .builder import CITATION
+from .builder import CITATION, LICENSE_LINK
 from .dataset import MANIFEST
+from .errors import HubRequestError, PublishRefusedError
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _hub_request(what: str, repo_id: str) -> Iterator[None]:
+    """Turn the Hub's HTTP errors into `HubRequestError`: what the Hub answered, and what to check."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    try:
+        yield
+    except OfflineModeIsEnabled as err:
+        raise HubRequestError(f"cannot {what}: HF_HUB_OFFLINE is set ({err}). Unset it to upload.") from None
+    except HfHubHTTPError as err:
+        status = getattr(err.response, "status_code", None)
+        answer = err.server_message or str(err).splitlines()[0]
+        hints = {
+            401: "your token is missing or invalid: run `hf auth login` or set HF_TOKEN",
+            403: f"your token needs write access to {repo_id!r} (a namespace you own or an org you can write to)",
+            404: f"{repo_id!r} or the revision does not exist, or your token cannot see it",
+            409: "the repo or revision is in another state than expected (for example a branch that exists)",
+            429: "you are rate-limited: wait and run the same command again (uploads resume)",
+        }
+        hint = hints.get(status, "the Hub's status page and your connection, then run the same command again")
+        raise HubRequestError(
+            f"the Hub answered HTTP {status} when asked to {what}: {answer}. Check {hint}."
+        ) from None
 
 
 def push_dataset(
     folder: str | Path,
     repo_id: str,
     *,
-    private: bool = False,
+    private: bool = True,
+    licensor_permission: bool = False,
     revision: str | None = None,
     commit_message: str | None = None,
     token: str | bool | None = None,
 ) -> str:
-    """Upload a folder written by `movie101v2 prepare` to a Hub dataset repo.
+    """Upload a folder written by `movie101v2 prepare` to a private Hub dataset repo.
 
-    Afterwards `load_dataset(repo_id, "en")` works as it does on the folder. The Parquet files are
-    uploaded as they are: clip rows keep pointing at the movies they were prepared with, so prepare
-    with `--video-base hf://datasets/ORG/NAME/videos` (or a URL) for a dataset that others can decode.
+    Afterwards `load_dataset(repo_id, "en")` works as it does on the folder, for whoever may read the repo. The
+    Parquet files are uploaded as they are: clip rows keep pointing at the movies they were prepared with, so
+    prepare with `--video-base hf://datasets/ORG/NAME/videos` (or a URL) for a dataset that others can decode.
+
+    A prepared folder is a derivative of Movie101v2, whose terms (the Movie101 Dataset License Agreement: see
+    `builder.DATA_TERMS`) forbid distributing it or its derivatives publicly. So the repo is private, and a
+    public one (a new repo with `private=False`, or an existing public repo) is refused unless
+    `licensor_permission` says the user has the licensor's permission to publish it.
 
     Args:
         folder: the prepared folder (it has `README.md` and `movie101v2_prepare.json`).
-        repo_id: `ORG/NAME` of the dataset repo; created if it does not exist.
-        private: create the repo as private.
+        repo_id: `ORG/NAME` of the dataset repo; created (private) if it does not exist.
+        private: create the repo as private (default). False needs `licensor_permission`.
+        licensor_permission: you have the Movie101 authors' permission to publish this derivative.
         revision: branch to push to (default: the repo's default branch).
         commit_message: defaults to one naming the package version.
         token: a token, or None to use the logged-in one.
@@ -49,6 +83,8 @@ def push_dataset(
 
     Raises:
         FileNotFoundError: `folder` is not a complete prepared folder.
+        PublishRefusedError: the upload would make the dataset public without `licensor_permission`.
+        HubRequestError: the Hub answered with an error (the message says what it answered and what to check).
 
     Example:
         >>> push_dataset("movie101v2-hf", "my-org/movie101v2")  # doctest: +SKIP
@@ -63,6 +99,13 @@ def push_dataset(
             f"{folder} is not a folder written by `movie101v2 prepare` (no README.md or {MANIFEST}). "
             "Run `movie101v2 prepare --release DIR --out DIR` first and push its --out folder."
         )
+    refusal = (
+        "Movie101v2's terms (the Movie101 Dataset License Agreement v1.0) forbid public distribution of the dataset "
+        "and its derivatives, and a prepared folder is one. Push it to a private repo; if the Movie101 authors "
+        "allowed you to publish it, pass --i-have-the-licensors-permission (licensor_permission=True)."
+    )
+    if not private and not licensor_permission:
+        raise PublishRefusedError(f"refusing to create {repo_id!r} as a public dataset. {refusal}")
     manifest = json.loads(manifest_path.read_text("utf-8"))
     video_source = manifest.get("video_source")
     if video_source and "://" not in video_source:
@@ -72,15 +115,24 @@ def push_dataset(
             video_source,
         )
     api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="dataset",
-        revision=revision,
-        commit_message=commit_message or f"Upload Movie101v2 prepared by movie101v2-hf {manifest['package_version']}",
-        ignore_patterns=[".*", "**/.*"],
-    )
+    with _hub_request(f"create the dataset repo {repo_id!r}", repo_id):
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    if not licensor_permission:
+        # create_repo leaves an existing repo as it is: uploading into a public one would publish the data
+        with _hub_request(f"read the visibility of {repo_id!r}", repo_id):
+            public = not api.repo_info(repo_id, repo_type="dataset").private
+        if public:
+            raise PublishRefusedError(f"{repo_id!r} exists and is public: uploading would publish it. {refusal}")
+    with _hub_request(f"upload {folder} to {repo_id!r}", repo_id):
+        commit = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="dataset",
+            revision=revision,
+            commit_message=commit_message
+            or f"Upload Movie101v2 prepared by movie101v2-hf {manifest['package_version']}",
+            ignore_patterns=[".*", "**/.*"],
+        )
     return str(getattr(commit, "commit_url", commit))
 
 
@@ -254,6 +306,13 @@ vision encoder frozen, visual projector and LoRA adapters on the language model 
 
 {scores}
 
+## Training data and its terms
+
+Trained on Movie101v2, whose annotations and movies are for non-commercial academic research only under the
+Movie101 Dataset License Agreement v1.0 (see the [dataset's terms]({LICENSE_LINK}) and the
+[Movie101 repository](https://github.com/yuezih/Movie101)). These weights are not the dataset, but check that
+your use of a model trained on it fits those terms.
+
 ## Citation
 
 ```bibtex
@@ -329,21 +388,22 @@ def push_model(
         card_dir = Path(staging) / "card"
         card_dir.mkdir()
         card.save(card_dir / "README.md")
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        commit = api.upload_folder(
-            folder_path=str(upload),
-            repo_id=repo_id,
-            repo_type="model",
-            revision=revision,
-            commit_message=commit_message
-            or f"Upload {'merged model' if merge else 'adapter'} (movie101v2-hf {__version__})",
-            # checkpoints and the card of the folder stay behind: the card is uploaded next, updated
-            ignore_patterns=["checkpoint-*", "checkpoint-*/**", "seen_clips/**", "runs/**", "README.md", ".*"],
-        )
-        api.upload_file(
-            path_or_fileobj=str(card_dir / "README.md"), path_in_repo="README.md", repo_id=repo_id, repo_type="model",
-            revision=revision, commit_message="Update the model card",
-        )  # fmt: skip
+        with _hub_request(f"upload {folder} to the model repo {repo_id!r}", repo_id):
+            api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+            commit = api.upload_folder(
+                folder_path=str(upload),
+                repo_id=repo_id,
+                repo_type="model",
+                revision=revision,
+                commit_message=commit_message
+                or f"Upload {'merged model' if merge else 'adapter'} (movie101v2-hf {__version__})",
+                # checkpoints and the card of the folder stay behind: the card is uploaded next, updated
+                ignore_patterns=["checkpoint-*", "checkpoint-*/**", "seen_clips/**", "runs/**", "README.md", ".*"],
+            )
+            api.upload_file(
+                path_or_fileobj=str(card_dir / "README.md"), path_in_repo="README.md", repo_id=repo_id, repo_type="model",
+                revision=revision, commit_message="Update the model card",
+            )  # fmt: skip
     return str(getattr(commit, "commit_url", commit))
 
 

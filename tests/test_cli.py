@@ -46,37 +46,117 @@ def test_prepare_errors_exit_2(sample_release, tmp_path, capsys):
     assert "Pass --overwrite" in capsys.readouterr().err
 
 
-def test_push_dataset_uploads_the_folder(sample_release, tmp_path, monkeypatch, capsys):
+class FakeHubApi:
+    """The Hub is the one thing that cannot run here: records calls, copies uploads, knows which repos are public."""
+
+    calls: dict = {}
+    public_repos: set = set()
+    store = None
+
+    def __init__(self, token=None):
+        self.calls["token"] = token
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls["create_repo"] = (repo_id, kwargs)
+        if not kwargs["private"]:
+            self.public_repos.add(repo_id)
+
+    def repo_info(self, repo_id, repo_type):
+        self.calls["repo_info"] = (repo_id, repo_type)
+        return type("Info", (), {"private": repo_id not in self.public_repos})()
+
+    def upload_folder(self, **kwargs):
+        import shutil
+
+        self.calls["upload_folder"] = kwargs
+        shutil.copytree(kwargs["folder_path"], self.store)  # what the Hub would store
+        return type("Info", (), {"commit_url": f"https://huggingface.co/datasets/{kwargs['repo_id']}/commit/abc"})()
+
+
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
     import huggingface_hub
 
-    calls = {}
+    hub = type("Hub", (FakeHubApi,), {"calls": {}, "public_repos": set(), "store": tmp_path / "hub-copy"})
+    monkeypatch.setattr(huggingface_hub, "HfApi", hub)
+    return hub
 
-    class FakeApi:  # the Hub is the one thing that cannot run here
-        def __init__(self, token=None):
-            calls["token"] = token
 
-        def create_repo(self, repo_id, **kwargs):
-            calls["create_repo"] = (repo_id, kwargs)
-
-        def upload_folder(self, **kwargs):
-            calls["upload_folder"] = kwargs
-            # what the Hub would store: a copy of the folder, minus ignored files
-            import shutil
-
-            shutil.copytree(kwargs["folder_path"], tmp_path / "hub-copy")
-            return type(
-                "Info", (), {"commit_url": f"https://huggingface.co/datasets/{kwargs['repo_id']}/commit/abc"}
-            )()
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+@pytest.fixture
+def prepared_en(sample_release, tmp_path):
     out = tmp_path / "prepared"
-    cli.main(["prepare", "--release", str(sample_release), "--out", str(out), "--configs", "en"])
-    assert cli.main(["push-dataset", str(out), "--repo-id", "org/movie101v2", "--private"]) == 0
+    assert cli.main(["prepare", "--release", str(sample_release), "--out", str(out), "--configs", "en"]) == 0
+    return out
+
+
+def test_push_dataset_uploads_the_folder_privately(prepared_en, fake_hub, tmp_path, capsys):
+    assert cli.main(["push-dataset", str(prepared_en), "--repo-id", "org/movie101v2"]) == 0
+    calls = fake_hub.calls
     assert calls["create_repo"] == ("org/movie101v2", {"repo_type": "dataset", "private": True, "exist_ok": True})
-    assert calls["upload_folder"]["repo_type"] == "dataset" and calls["upload_folder"]["folder_path"] == str(out)
+    assert calls["repo_info"] == ("org/movie101v2", "dataset")  # an existing public repo would be refused
+    assert calls["upload_folder"]["repo_type"] == "dataset" and calls["upload_folder"]["folder_path"] == str(
+        prepared_en
+    )
     assert calls["token"] is None  # the logged-in token, resolved by huggingface_hub, never by us
     assert "commit/abc" in capsys.readouterr().out
     assert load_dataset(str(tmp_path / "hub-copy"), "en", split="test").num_rows == 150
+    card = (tmp_path / "hub-copy" / "README.md").read_text()
+    assert "license: other" in card and "license_name: movie101-dataset-license-agreement" in card
+    assert "Movie101 Dataset License Agreement v1.0" in card and "CC BY" not in card
+
+
+def test_push_dataset_refuses_to_publish_without_the_licensors_permission(prepared_en, fake_hub, capsys):
+    assert cli.main(["push-dataset", str(prepared_en), "--repo-id", "org/movie101v2", "--public"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to create 'org/movie101v2' as a public dataset" in err
+    assert "forbid public distribution" in err and "--i-have-the-licensors-permission" in err
+    assert fake_hub.calls == {}  # nothing was sent
+    # an existing public repo is refused too: pushing into it would publish the data
+    fake_hub.public_repos.add("org/open")
+    assert cli.main(["push-dataset", str(prepared_en), "--repo-id", "org/open"]) == 2
+    assert "'org/open' exists and is public" in capsys.readouterr().err
+    assert "upload_folder" not in fake_hub.calls
+    # with the licensor's permission
+    status = cli.main(["push-dataset", str(prepared_en), "--repo-id", "org/movie101v2", "--public",
+                       "--i-have-the-licensors-permission"])  # fmt: skip
+    assert status == 0 and fake_hub.calls["create_repo"][1]["private"] is False
+
+
+def test_push_dataset_explains_a_hub_error(prepared_en, monkeypatch, capsys):
+    # a local server answers as the Hub does to a token without write access to the namespace
+    import http.server
+    import threading
+
+    from huggingface_hub import constants
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _deny(self):
+            body = json.dumps({"error": 'You don\'t have the rights to create a dataset under the namespace "org"'})
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        do_GET = do_POST = _deny
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", "hf_testtokenthatisnotreal")
+    try:
+        assert cli.main(["push-dataset", str(prepared_en), "--repo-id", "org/movie101v2"]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "the Hub answered HTTP 403 when asked to create the dataset repo 'org/movie101v2'" in err
+    assert "You don't have the rights" in err and "needs write access" in err
+    assert "Traceback" not in err and "hf_testtoken" not in err
 
 
 def test_push_dataset_refuses_an_incomplete_folder(tmp_path, capsys):
