@@ -11,8 +11,10 @@ block tells `datasets.load_dataset` where each config and split lives::
       ...
       movies/train-00000-of-00002.parquet
 
-The folder is built next to its destination and moved into place at the end, so an interrupted
-run never leaves a folder that looks complete.
+The folder is built next to its destination (`.<name>.partial-*`) and swapped into place at the end, so an
+interrupted run never leaves a folder that looks complete, and a kill at any moment leaves the previous
+dataset loadable. `--overwrite` replaces only a folder that `prepare` wrote (it holds the manifest), never
+the release, a folder holding it, or any other non-empty folder.
 """
 
 from __future__ import annotations
@@ -101,9 +103,11 @@ def prepare_dataset(
         a `PreparedDataset` with the row counts.
 
     Raises:
-        FileExistsError: `out` exists and `overwrite` is False.
+        FileExistsError: `out` is a file, a non-empty folder that `prepare` did not write, the release or a folder
+            holding it; or a prepared dataset and `overwrite` is False.
         FileNotFoundError: a movie file is missing from `videos`.
-        ReleaseFormatError: a release file is malformed (the message names the file and line).
+        ReleaseFormatError: a release file is malformed, or a portrait is not a readable image (the message names
+            the file and line, or the movie, actor and file).
 
     Example:
         >>> prepare_dataset("Movie101", "movie101v2-hf", videos="movies/")  # doctest: +SKIP
@@ -118,21 +122,24 @@ def prepare_dataset(
     if videos is not None and video_base is not None:
         raise ValueError("Give --videos or --video-base, not both.")
     out = Path(out).expanduser()
-    if out.exists() and not overwrite and any(out.iterdir()):
-        raise FileExistsError(
-            f"{out} exists and is not empty. Pass --overwrite to replace it, or choose another --out."
-        )
+    _recover_interrupted_swap(out)
+    _check_out(out, Path(release).expanduser(), overwrite=overwrite)
     config_kwargs = {
         "data_dir": str(release),
         "video_dir": str(videos) if videos is not None else None,
         "video_base": video_base,
         "split_file": str(split_file) if split_file is not None else None,
     }
+    checker = Movie101v2Builder(config_name="en", **config_kwargs)
     if videos is not None:
-        _check_videos(Movie101v2Builder(config_name="en", **config_kwargs), Path(videos))
+        _check_videos(checker, Path(videos))
+    for movie_id in (m for ids in checker.split_movie_ids().values() for m in ids):
+        checker.release.verify_portraits(movie_id)  # a corrupt portrait stops here, not in a later narrate run
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    _remove_leftovers(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_PARTIAL}", dir=out.parent))
+    (staging / _OWNER).write_text(str(os.getpid()))  # so that a concurrent run does not take it for a leftover
     try:
         result = PreparedDataset(path=out, video_source=str(videos) if videos is not None else video_base)
         infos: dict[str, DatasetInfo] = {}
@@ -172,14 +179,110 @@ def prepare_dataset(
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(dataset_card(manifest, infos), encoding="utf-8")
+        (staging / _OWNER).unlink()
         os.chmod(staging, 0o755)  # mkdtemp makes it private
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        _swap_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+# -- putting the folder in place safely ------------------------------------------------------------------------
+
+_PARTIAL = ".partial-"  # .<name>.partial-XXXX: a folder being built
+_OLD = ".old-"  # .<name>.old-XXXX: the previous dataset, set aside while the new one moves in
+_OWNER = ".movie101v2-prepare.pid"  # inside a partial folder: the pid of the run building it
+
+
+def _check_out(out: Path, release: Path, *, overwrite: bool) -> None:
+    """Refuse an `out` that is not ours to write: a file, the release or a folder holding it, a non-empty folder
+    without the manifest of a prepared dataset, or a prepared dataset without `overwrite`."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(
+            f"--out {out} is a file, not a folder. Give the path of a folder to write the dataset to."
+        )
+    resolved, release_resolved = out.resolve(), release.resolve()
+    if resolved == release_resolved or resolved in release_resolved.parents:
+        raise FileExistsError(
+            f"--out {out} is the release {release} or a folder holding it: prepare never writes over the release. "
+            "Choose a folder outside it, e.g. movie101v2-hf/."
+        )
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / MANIFEST).is_file():
+        raise FileExistsError(
+            f"--out {out} is a non-empty folder that `movie101v2 prepare` did not write (it has no {MANIFEST}); "
+            "--overwrite replaces only a prepared dataset, so nothing of yours is deleted. Choose another --out, "
+            "or empty that folder yourself."
+        )
+    if not overwrite:
+        raise FileExistsError(
+            f"{out} holds a prepared dataset. Pass --overwrite to replace it, or choose another --out."
+        )
+
+
+def _siblings(out: Path, marker: str) -> list[Path]:
+    return sorted(out.parent.glob(f".{out.name}{marker}*")) if out.parent.is_dir() else []
+
+
+def _recover_interrupted_swap(out: Path) -> None:
+    """A run killed between setting the old dataset aside and moving the new one in (only possible where the
+    atomic exchange is not available) left `out` missing and the old dataset aside: put it back."""
+    if out.exists():
+        return
+    for aside in _siblings(out, _OLD):
+        if (aside / MANIFEST).is_file():
+            logger.warning("restoring %s from %s, left aside by an interrupted prepare", out, aside)
+            aside.rename(out)
+            return
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Delete the partial and set-aside folders of earlier killed runs (not those of a run still going)."""
+    for leftover in _siblings(out, _PARTIAL) + _siblings(out, _OLD):
+        owner = leftover / _OWNER
+        if owner.is_file() and _process_alive(owner.read_text().strip()):
+            continue
+        logger.info("removing %s, left by an interrupted prepare", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _process_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`); False where unsupported."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Move the finished `staging` folder to `out`. An existing dataset is exchanged with it atomically (a reader
+    or a kill sees the old dataset or the new one), else renamed aside first; then it is deleted."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    if _exchange(staging, out):
+        old = staging  # the exchange left the old dataset at the staging path
+    else:
+        old = out.with_name(f".{out.name}{_OLD}{staging.name.rsplit('-', 1)[-1]}")
+        out.rename(old)
+        staging.rename(out)
+    shutil.rmtree(old)
 
 
 def _check_videos(builder: Movie101v2Builder, videos: Path) -> None:

@@ -25,6 +25,8 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
+from PIL import Image
+
 from .errors import MissingPortraitError, ReleaseFormatError, UnknownMovieError
 from .utils.io import read_text
 
@@ -345,6 +347,24 @@ class Release:
             cast=tuple(cast),
             split=self.split_of(movie_id),
         )
+
+    def verify_portraits(self, movie_id: str) -> None:
+        """Decode every cast portrait of a movie, so that a corrupt file stops `prepare` instead of a later run.
+
+        Raises:
+            ReleaseFormatError: a portrait is not a readable image; the message names movie, actor and file.
+        """
+        for member in self.movie(movie_id).cast:
+            try:
+                with Image.open(member.portrait) as image:
+                    image.load()
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+                raise ReleaseFormatError(
+                    f"the portrait of actor {member.actor_id} ({member.actor or '?'}, playing "
+                    f"{member.role or member.role_en or '?'}) in movie {movie_id} is not a readable image ({err}). "
+                    "Restore the file from the release.",
+                    path=member.portrait,
+                ) from None
 
     # -- narration --------------------------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ def test_prepare_errors_exit_2(sample_release, tmp_path, capsys):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     assert cli.main(["prepare", "--release", str(sample_release), "--out", str(tmp_path / "full")]) == 2
-    assert "Pass --overwrite" in capsys.readouterr().err
+    assert "a non-empty folder that `movie101v2 prepare` did not write" in capsys.readouterr().err
 
 
 class FakeHubApi:
