@@ -91,8 +91,19 @@ def test_movies_config_and_portraits(sample_release, sample_prepared):
 
 
 def test_card_and_manifest(sample_release, sample_prepared):
+    from huggingface_hub import DatasetCard
+
+    from movie101v2_hf.builder import LICENSE_LINK, Movie101v2Builder
+
     card = (sample_prepared / "README.md").read_text("utf-8")
-    assert card.startswith("---\nlicense: cc-by-4.0\n")
+    data = DatasetCard(card).data  # as the Hub reads it
+    assert (data.license, data.license_name, data.license_link) == (
+        "other", "movie101-dataset-license-agreement", LICENSE_LINK,
+    )  # fmt: skip
+    assert "## License and terms of use" in card and "CC BY" not in card
+    assert "Movie101 Dataset License Agreement v1.0" in card and "non-commercial academic research" in card
+    assert "keep it private" in card
+    assert "Movie101 Dataset License Agreement" in Movie101v2Builder(config_name="en", data_dir="x").info.license
     assert "- config_name: en\n  default: true\n" in card
     release = Release(sample_release)
     counts = [_expected_count(release, "long", split) for split in ("train", "validation", "test")]

@@ -194,6 +194,20 @@ def test_sigkill_keeps_every_answer_received(tmp_path, kill_after):
     assert result.per_sample == [{"env": 3, "char": 4}] * 40 and not result.problems()
 
 
+def test_two_runs_share_one_cache_at_once(tmp_path):
+    cache_path = tmp_path / "cache.sqlite"
+    with ScriptedJudgeServer(latency=0.01) as server:
+        runs = [subprocess.Popen([sys.executable, "-c", _KILLED_JUDGE_SCRIPT, server.url, str(cache_path)])
+                for _ in range(2)]  # fmt: skip
+        assert [run.wait(timeout=120) for run in runs] == [0, 0]
+        assert len(JudgmentCache(cache_path)) == 40
+        asked = len(server.requests)
+        result = Judge(OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"),
+                       cache=JudgmentCache(cache_path), show_progress=False).score("l1", *_pairs(40))  # fmt: skip
+        assert len(server.requests) == asked and result.judge_calls == 0  # a third run is all cache
+    assert 40 <= asked <= 80 and result.per_sample == [{"env": 3, "char": 4}] * 40
+
+
 def test_invalid_answers_are_asked_again_by_the_next_run(tmp_path):
     predictions, references = _pairs(3)
     replies = {"first": "I cannot judge this."}

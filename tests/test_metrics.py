@@ -161,3 +161,25 @@ def test_evaluate_load_from_the_checkout(name):
     assert {k: result[k] for k in expected} == expected
     assert result["num_invalid"] == 0 and result["prompt_version"] == "movie101v2-hf-prompts-v1-en"
     assert result["judge_model"] == "meta-llama/Llama-3.1-70B-Instruct"
+
+
+def test_evaluate_module_takes_the_judge_options():
+    import socket
+    from pathlib import Path
+
+    import evaluate
+
+    from movie101v2_hf.errors import JudgeUnavailableError
+    from movie101v2_hf.testing import ScriptedJudgeServer
+
+    module = evaluate.load(str(Path(__file__).resolve().parents[1] / "metrics" / "l2_score"))
+    with ScriptedJudgeServer(answer=lambda prompt: "3" if "sea" not in prompt else "unsure") as server:
+        result = module.compute(predictions=PREDICTIONS, references=REFERENCES, judge_url=server.url, timeout=5,
+                                retries=0, concurrency=2, max_invalid=0.0)  # fmt: skip
+    assert result["num_invalid"] == 1 and result["complete"] is False
+    assert result["problems"] == ["L2: 1 of 3 judgments invalid (33.3%, over --max-invalid 0.0%)"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    with pytest.raises(JudgeUnavailableError, match=url):
+        module.compute(predictions=PREDICTIONS * 4, references=REFERENCES * 4, judge_url=url, retries=0, timeout=1)

@@ -336,6 +336,19 @@ def test_an_incomplete_evaluation_stays_off_the_card(tmp_path):
         narration_model_card(model_name="m", base_model="b", dataset="d", config="en", results=results)
 
 
+def test_the_model_card_names_the_datas_terms():
+    from huggingface_hub import ModelCard
+
+    from movie101v2_hf.builder import LICENSE_LINK
+    from movie101v2_hf.hub import narration_model_card
+
+    card = narration_model_card(model_name="m", base_model="b", dataset="d", config="en")
+    text = str(card)
+    assert "## Training data and its terms" in text and "Movie101 Dataset License Agreement v1.0" in text
+    assert LICENSE_LINK in text and "non-commercial academic research" in text
+    assert ModelCard(text).data.license is None  # the weights' license is the base model's business, not ours
+
+
 # -- push-model -----------------------------------------------------------------------------------------------
 
 
