@@ -26,8 +26,8 @@ import torch
 from datasets import Dataset, Video
 from torchcodec.decoders import VideoDecoder
 
-from movie101v2_hf.synthetic import make_movie
-from movie101v2_hf.video import ClipSampler, collate_clips, sample_times
+from movie101v2_hf.data.synthetic import make_movie
+from movie101v2_hf.data.video import ClipSampler, collate_clips, sample_times
 
 
 def random_clips(duration: float, count: int, seed: int) -> list[tuple[float, float]]:

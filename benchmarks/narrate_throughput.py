@@ -28,12 +28,13 @@ from pathlib import Path
 
 import torch
 
-from movie101v2_hf.collator import PromptSettings
-from movie101v2_hf.dataset import prepare_dataset
-from movie101v2_hf.inference import TransformersNarrator, VLLMNarrator, load_split, run_narration
-from movie101v2_hf.synthetic import make_mini_release, make_movie
+from movie101v2_hf.backends import TransformersBackend, VLLMBackend
+from movie101v2_hf.data.loading import load_portraits, load_split
+from movie101v2_hf.data.prepare import prepare_dataset
+from movie101v2_hf.data.synthetic import make_mini_release, make_movie
+from movie101v2_hf.narrate import run_narration
+from movie101v2_hf.prompting import PromptSettings
 from movie101v2_hf.testing import make_tiny_video_llm
-from movie101v2_hf.training import load_portraits
 
 OUTPUT = Path(__file__).resolve().parent / "output" / "narrate"
 
@@ -84,7 +85,7 @@ def main() -> None:
     clips = load_split(str(prepared), "en", "train", needs_video=True, movie_ids=None, max_samples=args.clips)
     settings = PromptSettings(video_num_frames=16, max_portraits=2)
     portraits = load_portraits(str(prepared), "en", max_portraits=2)
-    narrator = TransformersNarrator(
+    narrator = TransformersBackend(
         str(model), settings, portraits, max_new_tokens=args.max_new_tokens, device="cpu", dtype="float32"
     )
     narrator._loaded()  # load the model before timing
@@ -109,7 +110,7 @@ def main() -> None:
     if not args.vllm_model or not has_gpu:
         print("  vllm: not run (needs --vllm-model, the vllm extra and a GPU)")
         return
-    vllm_narrator = VLLMNarrator(args.vllm_model, settings, portraits, max_new_tokens=args.max_new_tokens)
+    vllm_narrator = VLLMBackend(args.vllm_model, settings, portraits, max_new_tokens=args.max_new_tokens)
     vllm_narrator._engine()
     rate = measure(vllm_narrator, clips, OUTPUT / "vllm.jsonl", 2, 64)
     print(f"  vllm ({args.vllm_model}), workers-2: {rate:6.2f} clips/s")

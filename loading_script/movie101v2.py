@@ -11,7 +11,7 @@ it writes (or its Hub copy) instead. With an older `datasets` and this package i
 one `movie101v2 prepare` runs, so both give the same rows.
 """
 
-from movie101v2_hf.builder import Movie101v2Builder
+from movie101v2_hf.data.builder import Movie101v2Builder
 
 
 class Movie101v2(Movie101v2Builder):

@@ -6,7 +6,7 @@ Heavy dependencies (`datasets`, `torch`) load on first use of the names below, s
 Example:
     >>> from movie101v2_hf import Release
     >>> Release  # doctest: +ELLIPSIS
-    <class 'movie101v2_hf.release.Release'>
+    <class 'movie101v2_hf.data.release.Release'>
 """
 
 from __future__ import annotations
@@ -17,19 +17,33 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Release": "release",
-    "Movie": "release",
-    "CastMember": "release",
-    "Clip": "release",
-    "Movie101v2Builder": "builder",
-    "Movie101v2Config": "builder",
-    "prepare_dataset": "dataset",
-    "PortraitAttacher": "dataset",
-    "ClipSampler": "video",
-    "collate_clips": "video",
-    "make_mini_release": "synthetic",
-    "make_movie": "synthetic",
+    "Release": "data.release",
+    "Movie": "data.release",
+    "CastMember": "data.release",
+    "Clip": "data.release",
+    "Movie101v2Builder": "data.builder",
+    "Movie101v2Config": "data.builder",
+    "prepare_dataset": "data.prepare",
+    "PortraitAttacher": "data.loading",
+    "load_clips": "data.loading",
+    "load_split": "data.loading",
+    "ClipSampler": "data.video",
+    "VideoDecoderCache": "data.decoder_cache",
+    "collate_clips": "data.video",
+    "make_mini_release": "data.synthetic",
+    "make_movie": "data.synthetic",
+    "PromptSettings": "prompting",
+    "NarrationCollator": "prompting",
+    "BACKENDS": "backends",
+    "NarrateOptions": "narrate",
+    "narrate_split": "narrate",
+    "Judge": "judge",
+    "PromptSet": "judge",
+    "evaluate_predictions": "evaluation",
+    "narration_metrics": "evaluation",
+    "run_bench": "evaluation",
     "push_dataset": "hub",
+    "push_model": "hub",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,7 +1,7 @@
 """`movie101v2 demo` (what `make demo` runs): prepare, load, sample clip frames, contact sheet, then the
 benchmark loop (`bench`: narrate with the retrieval baseline, evaluate, HTML report).
 
-Without `--release` it generates the mini-release (`movie101v2_hf.synthetic`) and runs on that, so
+Without `--release` it generates the mini-release (`movie101v2_hf.data.synthetic`) and runs on that, so
 it works on a fresh machine; with `--release DIR --videos DIR` it runs the same on the real release.
 """
 
@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .dataset import MANIFEST, prepare_dataset
-from .synthetic import make_mini_release
-from .video import ClipSampler
+from .data.prepare import MANIFEST, prepare_dataset
+from .data.synthetic import make_mini_release
+from .data.video import ClipSampler
+from .evaluation import CLASSIC, run_bench
+from .narrate import NarrateOptions
 
 
 def run_demo(
@@ -75,10 +77,6 @@ def run_demo(
 
 def _bench(dataset_dir: Path, run_dir: Path, *, split: str, judge: Any) -> dict[str, Any]:
     """The benchmark loop on the retrieval baseline: predictions, scores and the HTML report."""
-    from .bench import run_bench
-    from .evaluation import CLASSIC
-    from .inference import NarrateOptions
-
     print(f"\nBenchmark loop (movie101v2 bench) with the retrieval baseline on `en` {split}:")
     options = NarrateOptions(dataset=str(dataset_dir), out="", backend="retrieval", split=split, overwrite=True)
     metrics = [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])]

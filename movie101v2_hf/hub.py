@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .builder import CITATION, LICENSE_LINK
-from .dataset import MANIFEST
+from .backends.base import merge_adapter
+from .data.builder import CITATION, LICENSE_LINK
+from .data.prepare import MANIFEST
 from .errors import HubRequestError, PublishRefusedError
 
 logger = logging.getLogger(__name__)
@@ -373,7 +374,7 @@ def push_model(
         upload = folder
         if merge:
             upload = Path(staging) / "merged"  # beside card/, never holding it
-            _merge_adapter(folder, base_model, upload)
+            merge_adapter(folder, base_model, upload)
         card = ModelCard.load(folder / "README.md") if (folder / "README.md").is_file() else None
         if card is None or results is not None or merge:
             if results is None and card is not None:
@@ -405,17 +406,3 @@ def push_model(
                 revision=revision, commit_message="Update the model card",
             )  # fmt: skip
     return str(getattr(commit, "commit_url", commit))
-
-
-def _merge_adapter(folder: Path, base_model: str, out: Path) -> None:
-    """Save `base_model` with the adapter of `folder` merged in, plus the processor, to `out`."""
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    base = AutoModelForImageTextToText.from_pretrained(base_model, dtype="auto")
-    merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
-    merged.save_pretrained(out)
-    AutoProcessor.from_pretrained(str(folder)).save_pretrained(out)
-    for name in ("movie101v2_prompt.json", "training_settings.json"):
-        if (folder / name).is_file():
-            (out / name).write_bytes((folder / name).read_bytes())

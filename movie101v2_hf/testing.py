@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from .prompting import INSTRUCTIONS
+
 
 def rule_based_answer(prompt: str) -> str:
     """A valid judge answer for `prompt`: `3,4` for L1 prompts (they name the Environment aspect), `3` for L2."""
@@ -96,7 +98,10 @@ class ScriptedJudgeServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout test)
+                    pass
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 with server._lock:
@@ -201,8 +206,6 @@ def make_tiny_video_llm(path: str | Path, corpus: Iterable[str] = (), *, max_pix
         Qwen2VLImageProcessor,
         Qwen2VLVideoProcessor,
     )
-
-    from .collator import INSTRUCTIONS
 
     texts = [*INSTRUCTIONS.values(), "Main cast: Clip frames: user assistant system", *corpus]
     tokenizer = Tokenizer(models.BPE())

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .collator import PromptSettings
+from .prompting import PromptSettings
 
 logger = logging.getLogger(__name__)
 
@@ -66,68 +66,6 @@ class NarrationArguments(PromptSettings):
     def prompt_settings(self) -> PromptSettings:
         """The `PromptSettings` part, to save with the adapter."""
         return PromptSettings(**{name: getattr(self, name) for name in PromptSettings.__dataclass_fields__})
-
-
-def load_clips(
-    dataset: str,
-    config: str,
-    split: str,
-    *,
-    streaming: bool = False,
-    movie_ids: list[str] | None = None,
-    max_samples: int | None = None,
-) -> Any:
-    """Clip rows for training, with the `video` column left undecoded (the collator samples frames).
-
-    Args:
-        dataset: a prepared folder or a Hub dataset id.
-        config: a clip config (`en`, `zh`, `bilingual`, `en-short`, `zh-short`).
-        split: `train`, `validation` or `test`.
-        streaming: return an `IterableDataset` read as it goes.
-        movie_ids: keep only these movies.
-        max_samples: keep the first N clips (after `movie_ids`).
-
-    Raises:
-        ValueError: the dataset has no `video` column, or no clip is left.
-
-    Example:
-        >>> train = load_clips("movie101v2-hf", "en", "train", streaming=True)  # doctest: +SKIP
-    """
-    from datasets import Video, load_dataset
-
-    rows = load_dataset(dataset, config, split=split, streaming=streaming)
-    if "video" not in (rows.column_names or []):
-        raise ValueError(
-            f"{dataset} ({config}, {split}) has no 'video' column: its clips do not point at movies. Prepare it with "
-            "`movie101v2 prepare --release DIR --videos MOVIES_DIR --out DIR` (or --video-base URL) and train on that."
-        )
-    rows = rows.cast_column("video", Video(decode=False))
-    if movie_ids:
-        wanted = set(movie_ids)
-        rows = rows.filter(lambda movie_id: movie_id in wanted, input_columns="movie_id")
-    if max_samples is not None:
-        rows = rows.take(max_samples) if streaming else rows.select(range(min(max_samples, len(rows))))
-    if not streaming and len(rows) == 0:
-        raise ValueError(f"No clip left in {dataset} ({config}, {split}) after movie_ids={movie_ids}.")
-    return rows
-
-
-def load_portraits(dataset: str, language: str, *, max_portraits: int) -> Any:
-    """A `PortraitAttacher` over the dataset's `movies` config (all splits), or None when `max_portraits` is 0.
-
-    Example:
-        >>> load_portraits("movie101v2-hf", "en", max_portraits=5)  # doctest: +SKIP
-    """
-    if max_portraits == 0:
-        return None
-    from datasets import concatenate_datasets, load_dataset
-
-    from .dataset import PortraitAttacher
-
-    movies = load_dataset(dataset, "movies")
-    return PortraitAttacher(
-        concatenate_datasets(list(movies.values())), language=language, max_portraits=max_portraits
-    )
 
 
 def stream_sharding(rows: Any, num_processes: int) -> str:

@@ -26,15 +26,14 @@ from peft import PeftModel
 from transformers import AutoModelForImageTextToText, AutoProcessor
 from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser
 
-from movie101v2_hf.collator import NarrationCollator
+from movie101v2_hf.data.loading import load_clips, load_portraits
 from movie101v2_hf.faces import IDENTIFIED_COLUMN, add_identified_characters
 from movie101v2_hf.hub import eval_results_from_file, narration_model_card, push_model
+from movie101v2_hf.prompting import NarrationCollator
 from movie101v2_hf.training import (
     NarrationArguments,
     check_no_token_in_recipe,
     freeze_vision_tower,
-    load_clips,
-    load_portraits,
     lora_config,
     stream_sharding,
     stream_steps,

@@ -55,7 +55,7 @@ def sample_copy(sample_release, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def mini_release(tmp_path_factory) -> Path:
     """A generated mini-release with 30-second movies in `<root>/videos`."""
-    from movie101v2_hf.synthetic import make_mini_release
+    from movie101v2_hf.data.synthetic import make_mini_release
 
     return make_mini_release(tmp_path_factory.mktemp("mini") / "release", duration=30)
 
@@ -63,7 +63,7 @@ def mini_release(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mini_prepared(mini_release, tmp_path_factory) -> Path:
     """The mini-release prepared with `--videos`."""
-    from movie101v2_hf.dataset import prepare_dataset
+    from movie101v2_hf.data.prepare import prepare_dataset
 
     out = tmp_path_factory.mktemp("prepared") / "movie101v2"
     prepare_dataset(mini_release, out, videos=mini_release / "videos", show_progress=False)
@@ -73,7 +73,7 @@ def mini_prepared(mini_release, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def indexed_movie(tmp_path_factory) -> Path:
     """A 12-second 10 fps movie whose frame i carries the index i (see `synthetic.read_frame_index`)."""
-    from movie101v2_hf.synthetic import make_movie
+    from movie101v2_hf.data.synthetic import make_movie
 
     return make_movie(tmp_path_factory.mktemp("movies") / "m.mp4", duration=12, fps=10, width=160, height=96)
 
@@ -147,8 +147,8 @@ def sample_prepared_with_movies(sample_release, tmp_path_factory) -> Path:
     The release's movies are not distributed; clips of the first two minutes decode from the stand-ins
     (e.g. the first four clips of iqy-17247000500, 25-110 s).
     """
-    from movie101v2_hf.dataset import prepare_dataset
-    from movie101v2_hf.synthetic import make_movie
+    from movie101v2_hf.data.prepare import prepare_dataset
+    from movie101v2_hf.data.synthetic import make_movie
 
     root = tmp_path_factory.mktemp("sample-with-movies")
     for movie_id in SAMPLE_MOVIES:
@@ -160,7 +160,7 @@ def sample_prepared_with_movies(sample_release, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_vlm(sample_release, tmp_path_factory) -> Path:
     """A tiny random Qwen2.5-VL with a tokenizer trained on the sample release's narrations."""
-    from movie101v2_hf.release import Release
+    from movie101v2_hf.data.release import Release
     from movie101v2_hf.testing import make_tiny_video_llm
 
     release = Release(sample_release)

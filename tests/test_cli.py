@@ -11,21 +11,65 @@ import pytest
 from datasets import load_dataset
 
 from movie101v2_hf import cli
-from movie101v2_hf.builder import CONFIG_LAYOUT
+from movie101v2_hf.commands import COMMANDS
+from movie101v2_hf.constants import CLIP_CONFIGS, CONFIG_LAYOUT, CONFIG_NAMES
 
 
-@pytest.mark.parametrize("command", [[], *[[name] for name in cli.COMMANDS]])
+@pytest.mark.parametrize("command", [None, *COMMANDS], ids=lambda c: c.name if c else "top")
 def test_help(command):
+    args = [command.name] if command else []
     result = subprocess.run(
-        [sys.executable, "-m", "movie101v2_hf.cli", *command, "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "movie101v2_hf.cli", *args, "--help"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("usage: movie101v2")
     if command:
-        assert cli.COMMANDS[command[0]].help.split(" (")[0][:40] in " ".join(result.stdout.split())
+        assert command.help.split(" (")[0][:40] in " ".join(result.stdout.split())
+
+
+def test_backend_choices_come_from_the_registry():
+    from movie101v2_hf.backends import BACKENDS
+    from movie101v2_hf.judge import JUDGE_BACKENDS
+
+    _, parsers = cli.make_parser()
+    choices = {a.dest: a.choices for a in parsers["narrate"]._actions if a.dest in ("backend",)}
+    assert tuple(choices["backend"]) == BACKENDS.names() and set(BACKENDS.names()) >= {"transformers", "vllm",
+                                                                                       "openai", "retrieval"}  # fmt: skip
+    judge = [a.choices for a in parsers["evaluate"]._actions if a.dest == "judge_backend"][0]
+    assert tuple(judge) == JUDGE_BACKENDS.names() == ("openai", "transformers", "vllm")
+
+
+def test_flags_come_from_the_options_dataclasses():
+    from movie101v2_hf.narrate import NarrateOptions
+
+    _, parsers = cli.make_parser()
+    args = parsers["narrate"].parse_args(["--dataset", "d", "--out", "p.jsonl", "--backend", "retrieval",
+                                          "--max-samples", "3", "--video_num_frames", "8", "--movie-ids", "a", "b"])  # fmt: skip
+    assert (args.max_samples, args.video_num_frames, args.movie_ids, args.batch_size) == (3, 8, ["a", "b"], 4)
+    assert args.batch_size == NarrateOptions.__dataclass_fields__["batch_size"].default  # one declaration
+
+
+def test_a_yaml_config_sets_options_and_the_command_line_wins(mini_prepared, tmp_path):
+    config = tmp_path / "narrate.yaml"
+    out = tmp_path / "preds.jsonl"
+    config.write_text(f"dataset: {mini_prepared}\nbackend: retrieval\nsplit: validation\nmax-samples: 2\n"
+                      f"out: {tmp_path / 'ignored.jsonl'}\nshow_progress: false\n")  # fmt: skip
+    assert cli.main(["narrate", "--config", str(config), "--out", str(out), "--config", "zh"]) == 0
+    lines = out.read_text("utf-8").splitlines()
+    assert len(lines) == 2 and not (tmp_path / "ignored.jsonl").exists()
+    record = json.loads((tmp_path / "preds.run.json").read_text())
+    assert record["settings"]["config"] == "zh" and record["settings"]["split"] == "validation"
+
+
+def test_a_yaml_config_with_an_unknown_option(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("dataset: d\nbatchsize: 4\n")
+    with pytest.raises(SystemExit):
+        cli.main(["narrate", "--config", str(config)])
+    assert "unknown option(s) for `movie101v2 narrate`: batchsize" in capsys.readouterr().err
 
 
 def test_config_names_match_builder():
-    assert list(cli.CONFIG_NAMES) == list(CONFIG_LAYOUT)
+    assert CONFIG_NAMES == tuple(CONFIG_LAYOUT) and CLIP_CONFIGS == tuple(c for c in CONFIG_LAYOUT if c != "movies")
 
 
 def test_prepare_command(sample_release, tmp_path, capsys):

@@ -12,10 +12,10 @@ import pytest
 from datasets import load_dataset
 
 from movie101v2_hf import cli
-from movie101v2_hf.dataset import MANIFEST, prepare_dataset
+from movie101v2_hf.data.prepare import MANIFEST, prepare_dataset
+from movie101v2_hf.data.release import Release
 from movie101v2_hf.errors import ClipDecodeError, FileFormatError, ReleaseFormatError
 from movie101v2_hf.evaluation import load_predictions
-from movie101v2_hf.release import Release
 
 
 def _prepare(release, out, *extra):
@@ -62,7 +62,7 @@ def test_overwrite_replaces_a_prepared_dataset_and_cleans_leftovers(sample_relea
 
 _KILLED_PREPARE = """
 import sys, time
-from movie101v2_hf import dataset
+from movie101v2_hf.data import prepare as dataset
 
 moment = sys.argv[3]
 hooks = {"writing": "_write_shards", "swap": "_swap_into_place", "exchanged": "shutil.rmtree"}

@@ -7,10 +7,11 @@ import json
 import pytest
 from datasets import load_dataset
 
-from movie101v2_hf.builder import CONFIG_LAYOUT, Movie101v2Builder
-from movie101v2_hf.dataset import MANIFEST, PortraitAttacher, prepare_dataset
+from movie101v2_hf.data.builder import CONFIG_LAYOUT, Movie101v2Builder
+from movie101v2_hf.data.loading import PortraitAttacher
+from movie101v2_hf.data.prepare import MANIFEST, prepare_dataset
+from movie101v2_hf.data.release import Release
 from movie101v2_hf.errors import ReleaseFormatError
-from movie101v2_hf.release import Release
 from tests.conftest import SAMPLE_MOVIES
 
 
@@ -93,7 +94,7 @@ def test_movies_config_and_portraits(sample_release, sample_prepared):
 def test_card_and_manifest(sample_release, sample_prepared):
     from huggingface_hub import DatasetCard
 
-    from movie101v2_hf.builder import LICENSE_LINK, Movie101v2Builder
+    from movie101v2_hf.data.builder import LICENSE_LINK, Movie101v2Builder
 
     card = (sample_prepared / "README.md").read_text("utf-8")
     data = DatasetCard(card).data  # as the Hub reads it

@@ -43,9 +43,9 @@ def face_models(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def face_world(mini_release, tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
     """(prepared dataset, {clip_id: characters on screen}) of the mini-release with synthetic faces."""
-    from movie101v2_hf.dataset import prepare_dataset
-    from movie101v2_hf.release import Release
-    from movie101v2_hf.synthetic import make_face_movie
+    from movie101v2_hf.data.prepare import prepare_dataset
+    from movie101v2_hf.data.release import Release
+    from movie101v2_hf.data.synthetic import make_face_movie
 
     root = tmp_path_factory.mktemp("face-world")
     release_dir = root / "release"
@@ -189,7 +189,7 @@ def test_faces_command_identifies_resumes_and_evaluates(face_models, face_world,
 
 
 def test_identified_names_go_into_the_narrator_prompt(face_models, face_world, tmp_path):
-    from movie101v2_hf.inference import NarrateOptions, narrate_split
+    from movie101v2_hf.narrate import NarrateOptions, narrate_split
     from movie101v2_hf.testing import ScriptedJudgeServer
 
     prepared, _ = face_world
@@ -202,7 +202,7 @@ def test_identified_names_go_into_the_narrator_prompt(face_models, face_world, t
         options = NarrateOptions(
             dataset=str(prepared), out=str(tmp_path / "preds.jsonl"), backend="openai", model="m",
             base_url=server.url, num_examples=0, num_workers=0, faces=str(faces), show_progress=False,
-            prompt={"video_num_frames": 2, "max_portraits": 1},
+            video_num_frames=2, max_portraits=1,
         )  # fmt: skip
         assert narrate_split(options).complete
     text = " ".join(p["text"] for p in server.requests[0]["messages"][1]["content"] if p["type"] == "text")
@@ -219,13 +219,13 @@ def test_add_identified_characters_warns_about_unseen_clips(face_world, tmp_path
     assert added["identified_characters"] == [["A"]] + [[]] * (len(clips) - 1)
     assert f"{len(clips) - 1} of {len(clips)} clips are not in" in caplog.text
     faces.write_text("not json\n")
-    with pytest.raises(ValueError, match=r"faces.jsonl:1: expected a JSON object"):
+    with pytest.raises(ValueError, match=r"faces.jsonl:1: not a JSON line"):
         add_identified_characters(clips, faces)
 
 
 def test_min_frames_asks_for_repeated_sightings(face_models, face_world, tmp_path):
+    from movie101v2_hf.data.loading import load_split
     from movie101v2_hf.faces import FaceIdentifier
-    from movie101v2_hf.inference import load_split
 
     prepared, _ = face_world
     analyzer = FaceAnalyzer(face_models, det_size=128)

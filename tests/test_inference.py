@@ -23,10 +23,11 @@ pytest.importorskip("torchcodec")
 from datasets import Dataset  # noqa: E402
 
 from movie101v2_hf.cli import main  # noqa: E402
-from movie101v2_hf.collator import PromptSettings  # noqa: E402
-from movie101v2_hf.inference import NarrateOptions, narrate_split, read_written, sidecar_path  # noqa: E402
-from movie101v2_hf.retrieval import RetrievalIndex, rename  # noqa: E402
+from movie101v2_hf.narrate import NarrateOptions, narrate_split
+from movie101v2_hf.narrate.retrieval import RetrievalIndex, rename  # noqa: E402
+from movie101v2_hf.prompting import PromptSettings  # noqa: E402
 from movie101v2_hf.testing import ScriptedJudgeServer  # noqa: E402
+from movie101v2_hf.utils.runs import read_written, sidecar_path  # noqa: E402
 
 MOVIE = "iqy-17247000500"  # its first four clips (25-110 s) lie inside the 2-minute stand-in movie; later ones do not
 
@@ -39,7 +40,7 @@ def _options(dataset: Path, out: Path, **overrides) -> NarrateOptions:
     values = {
         "dataset": str(dataset), "out": str(out), "config": "en", "split": "train", "movie_ids": [MOVIE],
         "max_samples": 4, "batch_size": 2, "num_workers": 0, "max_new_tokens": 8, "show_progress": False,
-        "prompt": {"video_num_frames": 4, "max_portraits": 2},
+        "video_num_frames": 4, "max_portraits": 2,
     }  # fmt: skip
     values.update(overrides)
     return NarrateOptions(**values)
@@ -52,8 +53,8 @@ def test_transformers_backend_narrates_as_the_collator_prompts(sample_prepared_w
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from movie101v2_hf.collator import NarrationCollator
-    from movie101v2_hf.training import load_clips, load_portraits
+    from movie101v2_hf.data.loading import load_clips, load_portraits
+    from movie101v2_hf.prompting import NarrationCollator
 
     out = tmp_path / "preds.jsonl"
     code = main([
@@ -94,8 +95,9 @@ def test_an_adapter_brings_its_prompt_settings(sample_prepared_with_movies, tiny
     PromptSettings(video_num_frames=2, max_portraits=1).save(adapter)
 
     out = tmp_path / "preds.jsonl"
+    unset = {"video_num_frames": None, "max_portraits": None}  # the adapter's settings apply
     run = narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
-                                 prompt={}, max_samples=2))  # fmt: skip
+                                 max_samples=2, **unset))  # fmt: skip
     assert run.complete
     settings = json.loads(sidecar_path(out).read_text())["settings"]
     assert settings["prompt"]["video_num_frames"] == 2 and settings["prompt"]["max_portraits"] == 1
@@ -103,12 +105,12 @@ def test_an_adapter_brings_its_prompt_settings(sample_prepared_with_movies, tiny
     # an explicit option overrides the adapter's; a resume with other settings is refused
     with pytest.raises(ValueError, match="other settings.*--overwrite"):
         narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
-                               prompt={"video_num_frames": 3}, max_samples=2))  # fmt: skip
+                               video_num_frames=3, max_portraits=None, max_samples=2))  # fmt: skip
     # an adapter trained with the names found on screen needs them at inference too
     PromptSettings(video_num_frames=2, identified_characters_column="identified_characters").save(adapter)
     with pytest.raises(ValueError, match="pass --faces"):
         narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
-                               prompt={}, max_samples=2, overwrite=True))  # fmt: skip
+                               max_samples=2, overwrite=True, **unset))  # fmt: skip
 
 
 # -- openai -------------------------------------------------------------------------------------------------------
@@ -118,7 +120,7 @@ def test_openai_backend_sends_images_and_examples_and_retries(sample_prepared_wi
     with ScriptedJudgeServer(answer=lambda text: "Someone walks in.", faults=["500", "429"]) as server:
         out = tmp_path / "preds.jsonl"
         run = narrate_split(_options(sample_prepared_with_movies, out, backend="openai", model="gpt-test",
-                                     base_url=server.url, num_examples=2, request_backoff=0.01))  # fmt: skip
+                                     base_url=server.url, num_examples=2))  # fmt: skip
     assert run.complete and [line["narration"] for line in _lines(out)] == ["Someone walks in."] * 4
     assert len(server.requests) == 4 + 2  # two faults, each retried
     body = server.requests[-1]
@@ -163,7 +165,7 @@ def test_a_killed_run_resumes_where_it_stopped(sample_prepared_with_movies, tmp_
         options = _options(sample_prepared_with_movies, out, backend="openai", model="m", base_url=server.url,
                            num_examples=0, batch_size=1, concurrency=1)  # fmt: skip
         script = (
-            "import json, sys; from movie101v2_hf.inference import NarrateOptions, narrate_split; "
+            "import json, sys; from movie101v2_hf.narrate import NarrateOptions, narrate_split; "
             "narrate_split(NarrateOptions(**json.loads(sys.argv[1])))"
         )
         from dataclasses import asdict
@@ -301,7 +303,7 @@ def test_data_parallel_shards_merge_in_order(mini_prepared, tmp_path):
     run = narrate_split(options)
     from datasets import load_dataset
 
-    assert run.complete and run.num_written == run.num_clips
+    assert run.complete and run.num_written == run.num_items
     assert [line["clip_id"] for line in _lines(out)] == load_dataset(str(mini_prepared), "en", split="train")[
         "clip_id"
     ]

@@ -92,7 +92,7 @@ def test_openai_backend_survives_faults(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
     faults = ["429", "500", "slow", "garbage"]
     with ScriptedJudgeServer(faults=faults, slow_seconds=2.0) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, backoff=0.01, timeout=0.5)
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, timeout=0.5)
         result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l1", *_pairs(3))
         assert result.num_failed == 0 and result.num_invalid == 0
         assert result.per_sample == [{"env": 3, "char": 4}] * 3
@@ -101,7 +101,8 @@ def test_openai_backend_survives_faults(monkeypatch):
         assert len(server.requests) == 3 + 3 + 1
         assert result.judge_calls == 4
         assert server.requests[0]["temperature"] == 0 and server.requests[0]["model"] == "judge"
-        assert server.headers[0]["Authorization"] == "Bearer sk-test-secret"
+        headers = {name.lower(): value for name, value in server.headers[0].items()}
+        assert headers["authorization"] == "Bearer sk-test-secret"
     assert "sk-test-secret" not in repr(backend)
 
 
@@ -110,7 +111,7 @@ def test_openai_backend_gives_up_on_a_sample_not_the_run():
         return "3" if "candidate 1" not in prompt else "nonsense"
 
     with ScriptedJudgeServer(answer=answer, faults=["500"] * 3) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, backoff=0.01, max_retries=2)
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=2)
         cache = JudgmentCache(":memory:")
         result = Judge(backend, PromptSet.packaged("en"), cache=cache, show_progress=False).score("l2", *_pairs(3))
     # sample 0 failed three times (all retries spent); sample 1 answered nonsense twice: invalid, not 0
@@ -266,7 +267,7 @@ def test_nothing_listening_fails_fast_and_names_the_url():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
-    backend = OpenAIJudge(model="judge", base_url=url, concurrency=4, max_retries=1, backoff=0.01, timeout=1)
+    backend = OpenAIJudge(model="judge", base_url=url, concurrency=4, max_retries=1, timeout=1)
     begin = time.monotonic()
     with pytest.raises(JudgeUnavailableError, match=rf"judge at {url} failed \d+ requests in a row"):
         Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l2", *_pairs(200))
@@ -278,7 +279,7 @@ def test_a_hanging_judge_fails_in_bounded_time(tmp_path):
 
     cache = JudgmentCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(faults=["ok", "ok"] + ["slow"] * 50, slow_seconds=3) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=1, backoff=0.01,
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=1,
                               timeout=0.3)  # fmt: skip
         begin = time.monotonic()
         with pytest.raises(JudgeUnavailableError, match="0.3 s timeout"):

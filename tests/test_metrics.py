@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from movie101v2_hf.metrics import bertscore, caption_scores, role_f1, tokenize
+from movie101v2_hf.evaluation.metrics import bertscore, caption_scores, role_f1, tokenize
 
 pytestmark = pytest.mark.skipif(
     shutil.which("java") is None, reason="pycocoevalcap needs Java (make test installs it)"

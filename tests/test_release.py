@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from movie101v2_hf.data.release import Release, marked_names, merge_characters, parse_time, strip_markers
 from movie101v2_hf.errors import MissingPortraitError, ReleaseFormatError, UnknownMovieError
-from movie101v2_hf.release import Release, marked_names, merge_characters, parse_time, strip_markers
 from tests.conftest import SAMPLE_MOVIES
 
 

@@ -20,9 +20,10 @@ pytest.importorskip("peft", reason="training needs the `train` extra")
 import torch  # noqa: E402
 from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
 
-from movie101v2_hf.collator import IGNORE_INDEX, NarrationCollator, PromptSettings  # noqa: E402
-from movie101v2_hf.synthetic import read_frame_index  # noqa: E402
-from movie101v2_hf.training import find_modules, load_clips, load_portraits, lora_config  # noqa: E402
+from movie101v2_hf.data.loading import load_clips, load_portraits  # noqa: E402
+from movie101v2_hf.data.synthetic import read_frame_index  # noqa: E402
+from movie101v2_hf.prompting import IGNORE_INDEX, NarrationCollator, PromptSettings  # noqa: E402
+from movie101v2_hf.training import find_modules, lora_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "sft_lora.py"
@@ -339,7 +340,7 @@ def test_an_incomplete_evaluation_stays_off_the_card(tmp_path):
 def test_the_model_card_names_the_datas_terms():
     from huggingface_hub import ModelCard
 
-    from movie101v2_hf.builder import LICENSE_LINK
+    from movie101v2_hf.data.builder import LICENSE_LINK
     from movie101v2_hf.hub import narration_model_card
 
     card = narration_model_card(model_name="m", base_model="b", dataset="d", config="en")

@@ -9,9 +9,9 @@ import pytest
 import torch
 from datasets import load_dataset
 
+from movie101v2_hf.data.synthetic import read_frame_index
+from movie101v2_hf.data.video import ClipSampler, collate_clips, sample_times
 from movie101v2_hf.errors import ClipDecodeError
-from movie101v2_hf.synthetic import read_frame_index
-from movie101v2_hf.video import ClipSampler, collate_clips, sample_times
 
 FPS = 10  # of the `indexed_movie` fixture
 
@@ -56,13 +56,38 @@ def test_resize(indexed_movie):
 def test_decoders_are_reused_and_bounded(indexed_movie, tmp_path):
     sampler = ClipSampler(num_frames=2, max_open_decoders=2)
     sampler.decode(str(indexed_movie), 0.0, 1.0)
-    decoder = sampler._decoders[str(indexed_movie)][0]
+    decoder = sampler.decoders.peek(str(indexed_movie))
     sampler.decode(str(indexed_movie), 5.0, 6.0)
-    assert sampler._decoders[str(indexed_movie)][0] is decoder
+    assert sampler.decoders.peek(str(indexed_movie)) is decoder
     copies = [shutil.copy(indexed_movie, tmp_path / f"{i}.mp4") for i in range(2)]
     for copy in copies:
         sampler.decode(copy, 0.0, 1.0)
-    assert list(sampler._decoders) == [str(c) for c in copies]  # least recently used dropped
+    assert list(sampler.decoders) == [str(c) for c in copies]  # least recently used dropped
+
+
+def test_the_decoder_cache_is_thread_safe(indexed_movie, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from movie101v2_hf.data.synthetic import read_frame_index
+
+    sampler = ClipSampler(num_frames=3, max_open_decoders=2)
+    movies = [str(indexed_movie)] + [shutil.copy(indexed_movie, tmp_path / f"{i}.mp4") for i in range(3)]
+    opened = []
+    real_open = sampler._open
+    sampler._open = lambda path, clip_id: (opened.append(path), real_open(path, clip_id))[1]
+    jobs = [(movies[k % 4], float(k % 9)) for k in range(48)]
+
+    def decode(job):
+        movie, start = job
+        frames, times = sampler.decode(movie, start, start + 1.5)
+        return [read_frame_index(frame) for frame in frames], [round(float(t) * 10) for t in times]
+
+    expected = [decode(job) for job in jobs]  # one thread
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(decode, jobs))
+    assert results == expected  # every frame is the one asked for: no decoder was shared mid-decode
+    assert expected[9][0] == [2, 7, 12]  # and those are the frames of [0 s, 1.5 s] at 10 fps
+    assert len(sampler.decoders) <= 2 and len(opened) >= 4  # bounded, least recently used closed
 
 
 def test_errors_name_clip_and_file(indexed_movie, tmp_path):
@@ -132,7 +157,7 @@ def test_dataloader_with_two_workers(mini_prepared):
 
 
 def test_rows_without_video_column(sample_release, tmp_path):
-    from movie101v2_hf.dataset import prepare_dataset
+    from movie101v2_hf.data.prepare import prepare_dataset
 
     prepare_dataset(sample_release, tmp_path / "out", configs=["en"], show_progress=False)
     clips = load_dataset(str(tmp_path / "out"), "en", split="test")
@@ -142,7 +167,7 @@ def test_rows_without_video_column(sample_release, tmp_path):
 
 def test_http_range_requests(indexed_movie, http_server, tmp_path):
     # a movie long enough that fetching all of it would show
-    from movie101v2_hf.synthetic import make_movie
+    from movie101v2_hf.data.synthetic import make_movie
 
     long_movie = make_movie(tmp_path / "long.mp4", duration=300, fps=10, width=160, height=96, keyframe_interval=10)
     base, handler = http_server(tmp_path)

@@ -4,7 +4,7 @@
 import datasets
 import evaluate
 
-from movie101v2_hf.builder import CITATION
+from movie101v2_hf.data.builder import CITATION
 from movie101v2_hf.evaluation import build_judge, judge_metric
 from movie101v2_hf.judge import DEFAULT_MAX_INVALID
 

@@ -19,9 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .evaluation import evaluate_predictions, file_sha256
-from .inference import NarrateOptions, narrate_split, sidecar_path
-from .judge import DEFAULT_MAX_INVALID
+from ..judge import DEFAULT_MAX_INVALID
+from ..narrate import NarrateOptions, narrate_split
+from ..utils.runs import sidecar_path
+from .evaluate import evaluate_predictions, file_sha256
+from .report import write_report
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +71,6 @@ def run_bench(
         >>> run_bench(options, "runs/retrieval", metrics=["bleu", "rouge"])["steps"]  # doctest: +SKIP
         {'narrate': 'ran', 'evaluate': 'ran', 'report': 'ran'}
     """
-    from .report import write_report
-
     out = Path(out)
     options = replace(options, out=str(out / "predictions.jsonl"))
     predictions = Path(options.out)

@@ -11,9 +11,8 @@ The paper's study (its Table 2): on 500 test clips at 1 fps, ArcFace identificat
   so each portrait is embedded once per model.
 - `FaceIdentifier`: faces of frames sampled from a clip, each matched to the closest portrait of the clip's movie;
   a match counts when its cosine similarity reaches `threshold`.
-- `identify_split` (`movie101v2 faces`): a resumable JSONL, one line per clip; `evaluate_identification`:
-  precision, recall and F1 against the characters marked in the reference narrations, as in the paper's test.
-- `add_identified_characters`: joins the result onto clip rows, for `narrate --faces` and the training recipe.
+
+`faces.run` runs this over a split (`movie101v2 faces`) and scores it against the paper's test.
 
 Defaults, with their source: 1 frame per second (the paper's test); detection threshold 0.5 and a 640x640 detector
 input (insightface's `FaceAnalysis` defaults); cosine threshold 0.3, the loose end of the squared-L2 range 0.8-1.4
@@ -26,18 +25,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import json
 import logging
-import os
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .paper import paper_table2
-from .utils.io import cache_home, write_atomically
+from ..data.video import ClipSampler
+from ..errors import require
+from ..utils.io import cache_home, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +88,6 @@ class FaceAnalyzer:
         det_thresh: float = DEFAULT_DET_THRESH,
         providers: Sequence[str] | None = None,
     ) -> None:
-        from .errors import require
-
         require("insightface", extra="face", feature="Face identification")
         import onnxruntime
         from insightface.app import FaceAnalysis
@@ -237,10 +231,9 @@ def _portrait_embedding(analyzer: FaceAnalyzer, data: bytes) -> Any:
 def _save_atomically(path: Path, array: Any) -> None:
     import numpy as np
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_atomically(path, buffer.getvalue())
 
 
 @dataclass
@@ -255,11 +248,12 @@ class FaceSettings:
         max_frames: at most this many frames per clip (a longer clip is subsampled over its whole length).
     """
 
-    threshold: float = DEFAULT_THRESHOLD
-    max_cast: int | None = None
-    min_frames: int = 1
-    fps: float = 1.0
-    max_frames: int = 32
+    threshold: float = field(default=DEFAULT_THRESHOLD, metadata={"help": "Cosine similarity a face needs to "
+                             f"its closest portrait (default {DEFAULT_THRESHOLD})."})  # fmt: skip
+    max_cast: int | None = field(default=None, metadata={"help": "Match against the first K billed cast members."})
+    min_frames: int = field(default=1, metadata={"help": "Frames a character must be found in."})
+    fps: float = field(default=1.0, metadata={"help": "Frames per second of clip (default 1, as the paper)."})
+    max_frames: int = field(default=32, metadata={"help": "At most this many frames per clip."})
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.threshold <= 1.0:
@@ -296,8 +290,6 @@ class FaceIdentifier:
     """
 
     def __init__(self, analyzer: FaceAnalyzer, bank: CastBank, settings: FaceSettings | None = None) -> None:
-        from .video import ClipSampler
-
         self.analyzer, self.bank = analyzer, bank
         self.settings = settings or FaceSettings()
         self.sampler = ClipSampler(fps=self.settings.fps, max_frames=self.settings.max_frames)
@@ -334,242 +326,3 @@ class FaceIdentifier:
             "clip_id": row["clip_id"], "characters": identified, "scores": {n: best[n] for n in identified},
             "frames": [round(float(t), 3) for t in times], "detections": detections,
         }  # fmt: skip
-
-
-# -- a split ------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FacesOptions:
-    """Every option of `movie101v2 faces`.
-
-    Example:
-        >>> FacesOptions(dataset="movie101v2-hf", model_dir="buffalo_l", out="faces.jsonl").settings.threshold
-        0.3
-    """
-
-    dataset: str
-    model_dir: str
-    out: str
-    config: str = "en"
-    split: str = "test"
-    settings: FaceSettings = field(default_factory=FaceSettings)
-    det_size: int = DEFAULT_DET_SIZE
-    det_thresh: float = DEFAULT_DET_THRESH
-    movie_ids: list[str] | None = None
-    max_samples: int | None = None
-    cache_dir: str | None = None
-    num_workers: int = 2
-    overwrite: bool = False
-    show_progress: bool = True
-
-    def run_settings(self, fingerprint: str) -> dict[str, Any]:
-        """What identifies the output (compared when resuming)."""
-        return {
-            "dataset": self.dataset, "config": self.config, "split": self.split, "model": fingerprint,
-            "det_size": self.det_size, "det_thresh": self.det_thresh, "movie_ids": self.movie_ids,
-            "max_samples": self.max_samples, **asdict(self.settings),
-        }  # fmt: skip
-
-
-class _DecodeClips:
-    """DataLoader collate_fn: decode one clip's frames in a worker (an error is returned, not raised)."""
-
-    def __init__(self, identifier: FaceIdentifier) -> None:
-        self.sampler = identifier.sampler
-
-    def __call__(self, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], Any]:
-        row = rows[0]
-        try:
-            return row, self.sampler.decode(row["video"], row["start"], row["end"], clip_id=row["clip_id"])
-        except Exception as err:  # noqa: BLE001 (recorded per clip)
-            return row, err
-
-
-def identify_split(options: FacesOptions) -> dict[str, Any]:
-    """Identify the cast in every clip of a split into `options.out` (JSONL), resuming what is already there.
-
-    The run record (settings, counts, failed clips, portraits without a face) goes to `<out>.run.json`.
-
-    Example:
-        >>> identify_split(FacesOptions(dataset="movie101v2-hf", model_dir="buffalo_l", out="faces.jsonl"))  # doctest: +SKIP
-        {'complete': True, 'num_clips': 2227, ...}
-    """
-    import torch
-    from datasets import concatenate_datasets, load_dataset
-    from tqdm.auto import tqdm
-
-    from .inference import load_split, sidecar_path, start_resumable
-
-    logger.info(MODEL_LICENSE_NOTE)
-    analyzer = FaceAnalyzer(options.model_dir, det_size=options.det_size, det_thresh=options.det_thresh)
-    clips = load_split(
-        options.dataset, options.config, options.split, needs_video=True, movie_ids=options.movie_ids,
-        max_samples=options.max_samples,
-    )  # fmt: skip
-    movies = concatenate_datasets(list(load_dataset(options.dataset, "movies").values()))
-    bank = CastBank.build(
-        analyzer, movies, language=options.config[:2], cache_dir=options.cache_dir,
-        movie_ids=sorted(set(clips["movie_id"])), show_progress=options.show_progress,
-    )  # fmt: skip
-    identifier = FaceIdentifier(analyzer, bank, options.settings)
-
-    out = Path(options.out)
-    settings = options.run_settings(analyzer.fingerprint)
-    done = start_resumable(out, settings, overwrite=options.overwrite)
-    pending = [i for i, clip_id in enumerate(clips["clip_id"]) if clip_id not in done]
-    record = {
-        "settings": settings, "complete": False, "num_clips": len(clips), "num_written": len(done), "failures": [],
-        "portraits_without_face": {m: c.missing for m, c in bank.casts.items() if c.missing},
-        "portraits": {"embedded": bank.computed, "from_cache": bank.cached}, "package_version": __version__,
-        "license_note": MODEL_LICENSE_NOTE,
-    }  # fmt: skip
-    loader = torch.utils.data.DataLoader(
-        clips.select(pending), batch_size=1, num_workers=options.num_workers, collate_fn=_DecodeClips(identifier)
-    )
-    began = time.perf_counter()
-    bar = tqdm(total=len(clips), initial=len(done), unit="clip", desc="faces", disable=not options.show_progress)
-    try:
-        with open(out, "a", encoding="utf-8") as handle:
-            for row, decoded in loader:
-                if isinstance(decoded, Exception):
-                    record["failures"].append(
-                        {"clip_id": row["clip_id"], "error": f"{type(decoded).__name__}: {decoded}"}
-                    )
-                else:
-                    result = identifier.identify(row, *decoded)
-                    handle.write(json.dumps(result, ensure_ascii=False) + "\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                    record["num_written"] += 1
-                bar.update()
-    finally:
-        bar.close()
-        record["seconds"] = round(time.perf_counter() - began, 3)
-        record["complete"] = record["num_written"] == record["num_clips"]
-        write_atomically(sidecar_path(out), json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    return record
-
-
-def read_identified(path: str | Path) -> dict[str, list[str]]:
-    """`{clip_id: identified names}` from a `movie101v2 faces` output; a bad line is an error naming it."""
-    identified: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                    identified[row["clip_id"]] = list(row["characters"])
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise ValueError(
-                        f'{path}:{number}: expected a JSON object with "clip_id" and "characters" (a `movie101v2 '
-                        "faces` output)."
-                    ) from None
-    return identified
-
-
-@dataclass
-class IdentificationScores:
-    """Counts and rates of an identification run against the characters marked in the reference narrations."""
-
-    num_clips: int
-    ground_truth: int
-    predicted: int
-    correct: int
-
-    @property
-    def precision(self) -> float:
-        return 100.0 * self.correct / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return 100.0 * self.correct / self.ground_truth if self.ground_truth else 0.0
-
-    @property
-    def f1(self) -> float:
-        total = self.precision + self.recall
-        return 2 * self.precision * self.recall / total if total else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "precision": self.precision, "recall": self.recall, "f1": self.f1}
-
-
-def score_identification(
-    predicted: dict[str, Sequence[str]], ground_truth: dict[str, Sequence[str]]
-) -> IdentificationScores:
-    """Micro precision / recall / F1 over clips: a name counts once per clip.
-
-    Example:
-        >>> score_identification({"c1": ["A", "B"]}, {"c1": ["A", "C"]}).as_dict()["precision"]
-        50.0
-    """
-    correct = sum(len(set(predicted.get(c, ())) & set(names)) for c, names in ground_truth.items())
-    return IdentificationScores(
-        num_clips=len(ground_truth),
-        ground_truth=sum(len(set(names)) for names in ground_truth.values()),
-        predicted=sum(len(set(predicted.get(c, ()))) for c in ground_truth),
-        correct=correct,
-    )
-
-
-def evaluate_identification(
-    path: str | Path, dataset: str, *, config: str = "en", split: str = "test"
-) -> dict[str, Any]:
-    """Score a `movie101v2 faces` output against the reference narrations' marked characters (the paper's test).
-
-    Only the clips in the file are scored; `complete` says whether that is the whole split.
-    """
-    from datasets import load_dataset
-
-    predicted = read_identified(path)
-    rows = load_dataset(dataset, config, split=split).select_columns(["clip_id", "characters"])
-    ground_truth = {c: names for c, names in zip(rows["clip_id"], rows["characters"]) if c in predicted}
-    unknown = [c for c in predicted if c not in ground_truth]
-    if unknown:
-        raise ValueError(f"{path}: {len(unknown)} clip(s) not in {dataset} ({config}, {split}), e.g. {unknown[0]}.")
-    scores = score_identification(predicted, ground_truth).as_dict()
-    return {**scores, "complete": len(ground_truth) == len(rows), "split_clips": len(rows), "paper": paper_table2()}
-
-
-def identification_table(scores: dict[str, Any]) -> str:
-    """This run's counts and precision beside the paper's Table 2 (GPT-4V, ArcFace), as the CLI prints them.
-
-    Example:
-        >>> print(identification_table({"ground_truth": 10, "predicted": 8, "correct": 4, "precision": 50.0,
-        ...                              "recall": 40.0, "f1": 44.4, "num_clips": 5, "split_clips": 5}))
-        ... # doctest: +NORMALIZE_WHITESPACE
-        run                                ground truth  predicted  correct  precision  recall
-        this run (5 of 5 clips)                      10          8        4       50.0    40.0
-        paper, Table 2: GPT-4V                     1066       1094      477       43.6
-        paper, Table 2: ArcFace                    1066        713      341       47.8
-        The paper's rows are on 500 random test clips at 1 fps; compare precision, not counts.
-    """
-    lines = [f"{'run':<34} {'ground truth':>12} {'predicted':>10} {'correct':>8} {'precision':>10} {'recall':>7}"]
-    label = f"this run ({scores['num_clips']} of {scores['split_clips']} clips)"
-    lines.append(
-        f"{label:<34} {scores['ground_truth']:>12} {scores['predicted']:>10} {scores['correct']:>8} "
-        f"{scores['precision']:>10.1f} {scores['recall']:>7.1f}"
-    )
-    for row in paper_table2():
-        lines.append(
-            f"{'paper, Table 2: ' + row['model']:<34} {row['ground_truth']:>12} {row['predicted']:>10} "
-            f"{row['correct']:>8} {row['precision']:>10.1f}"
-        )
-    lines.append("The paper's rows are on 500 random test clips at 1 fps; compare precision, not counts.")
-    return "\n".join(lines)
-
-
-def add_identified_characters(rows: Any, path: str | Path, column: str = IDENTIFIED_COLUMN) -> Any:
-    """Add `column` (the names `movie101v2 faces` found) to clip rows; clips it has not seen get an empty list.
-
-    Example:
-        >>> clips = add_identified_characters(clips, "faces.jsonl")  # doctest: +SKIP
-        >>> clips[0]["identified_characters"]  # doctest: +SKIP
-        ['Cheng Yong']
-    """
-    identified = read_identified(path)
-    if hasattr(rows, "__len__") and hasattr(rows, "column_names"):
-        unseen = sum(c not in identified for c in rows["clip_id"])
-        if unseen:
-            logger.warning("%d of %d clips are not in %s: they get no identified names", unseen, len(rows), path)
-    return rows.map(lambda clip_id: {column: identified.get(clip_id, [])}, input_columns="clip_id")

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .video import ClipSampler
+from .data.video import ClipSampler
 
 PROMPT_SETTINGS_FILE = "movie101v2_prompt.json"
 IGNORE_INDEX = -100  # the label value that `transformers` losses skip
@@ -124,6 +124,52 @@ class PromptSettings:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+_OVERRIDE_HELP = {
+    "input_mode": "video (frames as one video) or images (frames tiled into images).",
+    "video_num_frames": "Frames per clip, uniform over the clip (default 16).",
+    "video_fps": "Sample at this rate instead, at most --video-maxlen frames.",
+    "video_maxlen": "Frame cap with --video-fps (default 16).",
+    "video_max_pixels": "Pixel budget per frame (default 65536).",
+    "image_max_pixels": "Pixel budget per portrait (default 50176).",
+    "frames_per_image": "images mode: frames per tiled image (a square number).",
+    "max_portraits": "Cast portraits with names in the prompt (default 5; 0 for none).",
+    "instruction": "The request after the frames (default: the package's instruction).",
+    "identified_characters_column": "A column of names recognised on screen to list in the prompt (--faces sets "
+    "it); off by default.",
+}
+
+
+@dataclass(kw_only=True)
+class PromptOverrides:
+    """`PromptSettings` fields a job may set; None keeps the adapter's saved value (else the default).
+
+    Jobs that build prompts (narrate, bench) take these as options of their own, so one declaration gives the
+    command line its flags: `--video-num-frames 8`, `--max-portraits 0`, ...
+
+    Example:
+        >>> PromptOverrides(video_num_frames=8).prompt
+        {'video_num_frames': 8}
+    """
+
+    input_mode: str | None = field(default=None, metadata={"help": _OVERRIDE_HELP["input_mode"]})
+    video_num_frames: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_num_frames"]})
+    video_fps: float | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_fps"]})
+    video_maxlen: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_maxlen"]})
+    video_max_pixels: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_max_pixels"]})
+    image_max_pixels: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["image_max_pixels"]})
+    frames_per_image: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["frames_per_image"]})
+    max_portraits: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["max_portraits"]})
+    instruction: str | None = field(default=None, metadata={"help": _OVERRIDE_HELP["instruction"]})
+    identified_characters_column: str | None = field(
+        default=None, metadata={"help": _OVERRIDE_HELP["identified_characters_column"]}
+    )
+
+    @property
+    def prompt(self) -> dict[str, Any]:
+        """The overrides that are set."""
+        return {f.name: getattr(self, f.name) for f in fields(PromptOverrides) if getattr(self, f.name) is not None}
+
+
 def fit_pixels(frames: Any, max_pixels: int) -> Any:
     """Downscale uint8 frames (T x C x H x W or C x H x W) to at most `max_pixels` per frame, aspect kept.
 
@@ -168,7 +214,8 @@ def tile_frames(frames: Any, frames_per_image: int) -> list[Any]:
     return images
 
 
-def _to_pil(image: Any) -> Any:
+def to_pil(image: Any) -> Any:
+    """A PIL image from a PIL image or a uint8 C x H x W tensor (a frame or a tile)."""
     from PIL import Image
 
     if isinstance(image, Image.Image):
@@ -260,7 +307,7 @@ class NarrationCollator:
             content.append({"type": "text", "text": _CAST_HEADER[language]})
             for portrait in portraits:
                 content += [{"type": "image"}, {"type": "text", "text": f" {portrait['name']}\n"}]
-                images.append(_to_pil(fit_pixels(_pil_to_tensor(portrait["image"]), settings.image_max_pixels)))
+                images.append(to_pil(fit_pixels(_pil_to_tensor(portrait["image"]), settings.image_max_pixels)))
         if identified:
             separator = ", " if language == "en" else "、"
             content.append({"type": "text", "text": f"{_IDENTIFIED_HEADER[language]} {separator.join(identified)}\n"})
@@ -273,7 +320,7 @@ class NarrationCollator:
             content.append({"type": "text", "text": _FRAMES_HEADER[language]})
             for tile in tile_frames(frames, settings.frames_per_image):
                 content.append({"type": "image"})
-                images.append(_to_pil(tile))
+                images.append(to_pil(tile))
         content.append({"type": "text", "text": "\n" + (settings.instruction or INSTRUCTIONS[language])})
         return {
             "messages": [{"role": "user", "content": content}],

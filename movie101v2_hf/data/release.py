@@ -11,7 +11,7 @@ The release (a copy of the Movie101 repository) looks like this::
 
 Narration lines are ``H:M:S|H:M:S|text`` with character names marked ``[Name]``; the English and
 Chinese files are aligned line by line. Nothing here depends on `datasets`: the builder in
-`movie101v2_hf.builder` turns these objects into rows.
+`movie101v2_hf.data.builder` turns these objects into rows.
 """
 
 from __future__ import annotations
@@ -27,15 +27,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from .errors import MissingPortraitError, ReleaseFormatError, UnknownMovieError
-from .utils.io import read_text
+from ..constants import LANGUAGES, NARRATION_SETS, SPLITS
+from ..errors import MissingPortraitError, ReleaseFormatError, UnknownMovieError
+from ..utils.io import read_text
 
 logger = logging.getLogger(__name__)
 
-LANGUAGES = ("en", "zh")
-SPLITS = ("train", "validation", "test")
-# Narration sets of the release, by the short name the configs use.
-NARRATION_SETS = {"long": "long-46k", "short": "short-71k"}
 # Where the Movie101 repository keeps the public split; v2 reuses v1's split.
 SPLIT_FILE_IN_REPO = Path("Movie101v1/dataset/Movie101-raw/annotation/public_split.json")
 PACKAGED_SPLIT_FILE = "movie101_public_split.json"

@@ -2,7 +2,7 @@
 
 Clip rows point at whole movies (`video` column) and carry `start`/`end` in seconds. `ClipSampler`
 decodes only the frames it needs, in one batched call, from a decoder it keeps open per movie and per
-process (so DataLoader workers each have their own). It opens decoders in torchcodec's approximate
+process (`VideoDecoderCache`; DataLoader workers each have their own). It opens decoders in torchcodec's approximate
 seek mode, which reads the container's index instead of scanning the whole file: that is what makes
 clips from a two-hour movie, or from one streamed over HTTP range requests, cheap.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ClipDecodeError, require
+from ..errors import ClipDecodeError, require
+from .decoder_cache import VideoDecoderCache
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ class ClipSampler:
     max_open_decoders: int = 4
     remote_block_size: int = 1 << 20
     video_column: str = "video"
-    _decoders: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False)
-    _pid: int = field(default_factory=os.getpid, init=False, repr=False)
+    decoders: VideoDecoderCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.fps is not None:
@@ -93,6 +92,7 @@ class ClipSampler:
             if len(self.size) != 2 or min(self.size) < 1:
                 raise ValueError(f"Invalid size: {self.size}. It must be (height, width) with both >= 1.")
         require("torchcodec", extra="video", feature="Clip decoding")
+        self.decoders = VideoDecoderCache(self.max_open_decoders)
 
     # -- which frames -----------------------------------------------------------------------------------------
 
@@ -125,9 +125,17 @@ class ClipSampler:
         Raises:
             ClipDecodeError: the movie file is missing or corrupt, or the clip lies past its end.
         """
+        from torchcodec.decoders import VideoDecoder
+
+        if isinstance(video, VideoDecoder):
+            return self._sample(video, "<VideoDecoder>", start, end, clip_id)
+        path = self._path(video, clip_id)
+        with self.decoders.use(path, lambda path: self._open(path, clip_id)) as decoder:
+            return self._sample(decoder, path, start, end, clip_id)
+
+    def _sample(self, decoder: Any, name: str, start: float, end: float, clip_id: str | None) -> tuple[Any, Any]:
         import torch
 
-        decoder, name = self._decoder(video, clip_id)
         duration = decoder.metadata.end_stream_seconds or decoder.metadata.duration_seconds
         if end < start:
             raise ClipDecodeError(f"end {end} is before start {start}", clip_id=clip_id, video=name)
@@ -149,11 +157,8 @@ class ClipSampler:
             ) from err
         return batch.data, torch.tensor(times, dtype=torch.float64)
 
-    def _decoder(self, video: Any, clip_id: str | None) -> tuple[Any, str]:
-        from torchcodec.decoders import VideoDecoder
-
-        if isinstance(video, VideoDecoder):
-            return video, "<VideoDecoder>"
+    @staticmethod
+    def _path(video: Any, clip_id: str | None) -> str:
         if isinstance(video, dict):
             if video.get("path") is None:
                 raise ClipDecodeError(
@@ -166,19 +171,7 @@ class ClipSampler:
                 clip_id=clip_id,
                 video="None",
             )
-        path = str(video)
-        if os.getpid() != self._pid:  # a forked worker: decoders of the parent must not be shared
-            self._decoders = OrderedDict()
-            self._pid = os.getpid()
-        if path in self._decoders:
-            self._decoders.move_to_end(path)
-            return self._decoders[path][0], path
-        self._decoders[path] = self._open(path, clip_id)
-        while len(self._decoders) > self.max_open_decoders:
-            _, (_, handle) = self._decoders.popitem(last=False)
-            if handle is not None:
-                handle.close()
-        return self._decoders[path][0], path
+        return str(video)
 
     def _open(self, path: str, clip_id: str | None) -> tuple[Any, Any]:
         """A new decoder for `path`, and the remote file object it reads from (None for local files)."""
@@ -261,20 +254,7 @@ class ClipSampler:
 
     def close(self) -> None:
         """Close the open decoders and remote files."""
-        for _, handle in self._decoders.values():
-            if handle is not None:
-                handle.close()
-        self._decoders.clear()
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Decoders hold native handles: each process (DataLoader worker) opens its own.
-        state = self.__dict__.copy()
-        state["_decoders"] = OrderedDict()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._pid = os.getpid()
+        self.decoders.close()
 
 
 def collate_clips(rows: list[dict[str, Any]]) -> dict[str, Any]:

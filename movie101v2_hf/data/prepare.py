@@ -1,4 +1,4 @@
-"""Building the script-free dataset folder (`movie101v2 prepare`) and helpers for the loaded dataset.
+"""Building the script-free dataset folder (`movie101v2 prepare`).
 
 The folder holds one sub-folder of Parquet shards per config and a README whose YAML `configs:`
 block tells `datasets.load_dataset` where each config and split lives::
@@ -35,17 +35,9 @@ import pyarrow.parquet as pq
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 
-from . import __version__
-from .builder import (
-    CITATION,
-    CONFIG_LAYOUT,
-    DATA_TERMS,
-    DEFAULT_CONFIG,
-    LICENSE_LINK,
-    LICENSE_NAME,
-    Movie101v2Builder,
-)
-from .release import SPLITS
+from .. import __version__
+from ..constants import CONFIG_LAYOUT, DEFAULT_CONFIG, SPLITS
+from .builder import CITATION, DATA_TERMS, LICENSE_LINK, LICENSE_NAME, Movie101v2Builder
 
 logger = logging.getLogger(__name__)
 
@@ -409,55 +401,3 @@ Movies: {movies["train"]} train, {movies["validation"]} validation, {movies["tes
 ```
 """
     return "\n".join(lines) + "\n" + body
-
-
-class PortraitAttacher:
-    """Attach a clip's cast portraits at access time, from the `movies` config.
-
-    Portraits are stored once per movie, never copied into clip rows; this looks them up by
-    `movie_id` when a row is read. By default it attaches the portraits of the clip's `characters`
-    first, then the rest of the cast, up to `max_portraits`.
-
-    Args:
-        movies: the `movies` config (any split, or a concatenation of all splits).
-        language: `"en"` or `"zh"`, which name to match the clip's characters against.
-        max_portraits: at most this many portraits per clip (the paper uses up to 5).
-        only_characters: attach only the characters of the clip, not the rest of the cast.
-
-    Example:
-        >>> movies = concatenate_datasets(list(load_dataset(path, "movies").values()))  # doctest: +SKIP
-        >>> clips = clips.with_transform(PortraitAttacher(movies, language="en"))  # doctest: +SKIP
-        >>> clips[0]["portraits"][0]  # doctest: +SKIP
-        {'name': 'Cheng Yong', 'image': <PIL.JpegImagePlugin.JpegImageFile ...>}
-    """
-
-    def __init__(self, movies: Any, *, language: str = "en", max_portraits: int = 5, only_characters: bool = False):
-        if language not in ("en", "zh"):
-            raise ValueError(f"Invalid language {language!r}; expected 'en' or 'zh'.")
-        self.language = language
-        self.max_portraits = max_portraits
-        self.only_characters = only_characters
-        name_key = "role_en" if language == "en" else "role"
-        self._cast: dict[str, list[tuple[str, Any]]] = {
-            row["movie_id"]: [(member[name_key], member["portrait"]) for member in row["cast"]] for row in movies
-        }
-
-    def portraits(self, movie_id: str, characters: Sequence[str]) -> list[dict[str, Any]]:
-        """`[{"name", "image"}]` for a clip of `movie_id` whose characters are `characters`."""
-        if movie_id not in self._cast:
-            raise KeyError(f"Movie {movie_id!r} is not in the `movies` rows given to PortraitAttacher.")
-        cast = self._cast[movie_id]
-        chosen = [i for name in characters for i, (role, _) in enumerate(cast) if role == name]
-        if not self.only_characters:
-            chosen += [i for i in range(len(cast)) if i not in chosen]
-        return [{"name": cast[i][0], "image": cast[i][1]} for i in chosen[: self.max_portraits]]
-
-    def __call__(self, example_or_batch: dict[str, Any]) -> dict[str, Any]:
-        out = dict(example_or_batch)
-        column = "characters" if "characters" in example_or_batch else f"characters_{self.language}"
-        movie_ids, characters = example_or_batch["movie_id"], example_or_batch[column]
-        if isinstance(movie_ids, str):
-            out["portraits"] = self.portraits(movie_ids, characters)
-        else:
-            out["portraits"] = [self.portraits(m, c) for m, c in zip(movie_ids, characters)]
-        return out

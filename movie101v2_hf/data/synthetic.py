@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .release import NARRATION_SETS, SPLIT_FILE_IN_REPO
+from ..constants import NARRATION_SETS
+from .release import SPLIT_FILE_IN_REPO
 
 # The frame index is written in base 16 over `INDEX_DIGITS` blocks of the bottom band, one grey level
 # per digit. Levels stay inside video range (16-235) so that YUV->RGB conversion does not clip them.

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import require
+from ..errors import require
 
 
 def _check_pairs(predictions: Sequence[str], references: Sequence[Any]) -> None:

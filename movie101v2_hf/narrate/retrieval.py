@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..backends.base import BACKENDS
+from ..data.loading import movie_genres
+
 # Weights of the four similarity terms (each in [0, 1]); equal, as no term is known to matter more.
 WEIGHTS = {"genre": 1.0, "position": 1.0, "duration": 1.0, "characters": 1.0}
 _NO_CHARACTER_SCORE = 0.25  # a narration naming nobody fits any clip, but cannot get a name right
@@ -184,3 +187,78 @@ def rename(text: str, renames: dict[str, str]) -> str:
         return text
     pattern = re.compile("|".join(re.escape(name) for name in names))
     return pattern.sub(lambda match: renames[match.group(0)], text)
+
+
+# -- as a narration backend ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RetrievalRequests:
+    """The retrieval baseline needs no model: `prepare` returns the narration itself. Also what the `openai`
+    backend asks for in-context examples (`examples(row, k)`)."""
+
+    index: RetrievalIndex
+    genres: dict[str, list[str]]
+    lengths: dict[str, float]
+    identified_column: str | None = None
+
+    def context(self, row: dict[str, Any]) -> dict[str, Any]:
+        identified = row.get(self.identified_column) if self.identified_column else None
+        return {
+            "genres": self.genres.get(row["movie_id"], []),
+            "movie_length": self.lengths.get(row["movie_id"]),
+            "identified": identified,
+        }
+
+    def prepare(self, row: dict[str, Any]) -> Any:
+        return self.index.narrate(row, **self.context(row))
+
+    def examples(self, row: dict[str, Any], k: int) -> list[str]:
+        return self.index.examples(row, k, **self.context(row))
+
+    def batch(self, requests: list[Any]) -> Any:
+        return requests
+
+
+@BACKENDS.register("retrieval")
+@dataclass
+class RetrievalBackend:
+    """The retrieval baseline as a backend: no GPU, no model, no frames.
+
+    Example:
+        >>> backend = RetrievalBackend.from_dataset("movie101v2-hf", "en", "test")  # doctest: +SKIP
+    """
+
+    requests: RetrievalRequests
+    train_clips: int = 0
+    needs_frames = False
+    takes_examples = False
+
+    @classmethod
+    def from_dataset(
+        cls, dataset: str, config: str, split: str, *, identified_column: str | None = None
+    ) -> RetrievalBackend:
+        """Index the `train` split of `dataset`; the clips of `split` (all of them, whatever subset or shard is
+        narrated, so that every run sees the same movie lengths) give each movie's length."""
+        from datasets import load_dataset
+
+        train = load_dataset(dataset, config, split="train")
+        genres = movie_genres(dataset)
+        index = RetrievalIndex.from_rows(train, genres)
+        rows = train if split == "train" else load_dataset(dataset, config, split=split)
+        lengths = movie_lengths(rows.select_columns(["movie_id", "end"]).to_dict())
+        return cls(RetrievalRequests(index, genres, lengths, identified_column), train_clips=len(index))
+
+    @classmethod
+    def from_options(cls, options: Any, **_: Any) -> RetrievalBackend:
+        column = options.prompt.get("identified_characters_column")
+        return cls.from_dataset(options.dataset, options.config, options.split, identified_column=column)
+
+    def builder(self) -> RetrievalRequests:
+        return self.requests
+
+    def generate(self, batch: Any) -> list[str | BaseException]:
+        return list(batch)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": "retrieval", "train_clips": self.train_clips}

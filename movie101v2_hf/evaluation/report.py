@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import FileFormatError
-from .paper import paper_table4
-from .utils.io import read_text, write_atomically
+from ..data.paper import paper_table4
+from ..errors import FileFormatError
+from ..utils.io import read_text, write_atomically
 
 CHART_METRICS = ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "RoleF1", "L1-Env", "L1-Char", "L1", "L2")
 PAPER_SOURCE = "the Movie101v2 paper's Table 4"

@@ -2,7 +2,7 @@
 
 One builder class serves both ways of getting the dataset:
 
-- `movie101v2 prepare` (`movie101v2_hf.dataset.prepare_dataset`) runs it and writes Parquet shards
+- `movie101v2 prepare` (`movie101v2_hf.data.prepare.prepare_dataset`) runs it and writes Parquet shards
   plus a README `configs:` block, which plain `datasets` 5.x loads, from a folder or the Hub;
 - `loading_script/movie101v2.py` subclasses it for script-era `datasets` (< 4), with `data_dir`
   pointing at the release.
@@ -27,7 +27,8 @@ try:
 except ImportError:  # datasets < 3.3 has no Video feature: keep the movie's path as a string
     Video = None
 
-from .release import LANGUAGES, SPLITS, Release
+from ..constants import CONFIG_LAYOUT, DEFAULT_CONFIG, LANGUAGES, SPLITS
+from .release import Release
 
 _HOMEPAGE = "https://github.com/yuezih/Movie101"
 # The terms of the data (see DATA_TERMS): the release's GitHub repository carries an MIT License file but says the
@@ -68,16 +69,6 @@ CITATION = """\
   year    = {2024}
 }"""
 
-# config name -> (narration set, languages of the row); "movies" has one row per movie.
-CONFIG_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
-    "en": ("long", ("en",)),
-    "zh": ("long", ("zh",)),
-    "bilingual": ("long", ("en", "zh")),
-    "en-short": ("short", ("en",)),
-    "zh-short": ("short", ("zh",)),
-    "movies": ("movies", ()),
-}
-DEFAULT_CONFIG = "en"
 _VERSION = datasets.Version("2.0.0")  # the release's version; bump the minor number when the rows change
 _SPLIT_NAMES = {"train": datasets.Split.TRAIN, "validation": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
 

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import FileFormatError
-from .judge import (
+from .. import __version__
+from ..constants import SINGLE_LANGUAGE_CONFIGS, SPLITS, config_language
+from ..errors import FileFormatError
+from ..judge import (
     DEFAULT_JUDGE_MODELS,
     DEFAULT_MAX_INVALID,
+    JUDGE_BACKENDS,
     Judge,
     JudgmentCache,
     PromptSet,
     default_cache_path,
     make_backend,
 )
-from .utils.io import read_jsonl, write_atomically
+from ..utils.io import read_jsonl, write_atomically
+from .metrics import bertscore, caption_scores, role_f1
+from .report import write_report
 
 CLASSIC = ("bleu", "meteor", "rouge", "cider")
 METRIC_MODULES = ("l1_score", "l2_score", "movie_narration")
@@ -88,6 +93,60 @@ def build_judge(
     )  # fmt: skip
 
 
+@dataclass(kw_only=True)
+class ScoringOptions:
+    """How `evaluate` and `bench` score: the metrics and the LLM judge (the command line is built from these)."""
+
+    metrics: list[str] | None = field(default=None, metadata={"help": "Default: bleu meteor rouge cider rolef1, "
+                                      "plus l1 l2 when a judge is configured; also bertscore (with "
+                                      "--bertscore-model)."})  # fmt: skip
+    judge_backend: str | None = field(default=None, metadata={"help": "Enables L1 and L2.",
+                                                              "choices": JUDGE_BACKENDS.names()})  # fmt: skip
+    judge_model: str | None = field(default=None, metadata={"help": "Default: the paper's judge for the language."})
+    judge_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server."})
+    judge_concurrency: int = field(default=16, metadata={"help": "Concurrent requests (openai backend)."})
+    judge_timeout: float = field(default=120.0, metadata={"help": "Seconds per request attempt (openai)."})
+    judge_retries: int = field(default=4, metadata={"help": "Retries of a request on 429/5xx/timeouts/connection "
+                               "errors; after 3 requests in a row fail for good, the run stops (openai)."})  # fmt: skip
+    max_invalid: float = field(default=DEFAULT_MAX_INVALID, metadata={"help": "Fraction of invalid judgments a "
+                               "metric may have and still be complete (default 0.05); above it the run is "
+                               "incomplete and exits 1."})  # fmt: skip
+    rejudge_invalid: bool = field(default=True, metadata={"help": "Ask the judge again for pairs whose cached "
+                                  "answer was invalid (default: yes; --no-rejudge-invalid keeps them)."})  # fmt: skip
+    release: str | None = field(default=None, metadata={"help": "A copy of the release: its official judge prompts."})
+    judge_cache: str | None = field(default=None, metadata={"help": "SQLite file of cached judgments (default: the "
+                                    "user's cache, $MOVIE101V2_HF_CACHE/judgments.sqlite, shared by every run)."})  # fmt: skip
+    bertscore_model: str | None = field(default=None, metadata={"help": "Local model folder for BERTScore."})
+    baselines: str | None = field(default=None, metadata={"help": "JSON file of reference results to put beside "
+                                  "this run (default: the paper's Table 4 rows of the config)."})  # fmt: skip
+
+    def build_judge(self, language: str) -> Judge | None:
+        """The judge these options describe, or None without `judge_backend`."""
+        if not self.judge_backend:
+            return None
+        return build_judge(
+            language=language, backend=self.judge_backend, model=self.judge_model, url=self.judge_url,
+            release=self.release, cache=self.judge_cache, concurrency=self.judge_concurrency,
+            timeout=self.judge_timeout, retries=self.judge_retries, rejudge_invalid=self.rejudge_invalid,
+        )  # fmt: skip
+
+    def metric_names(self, judge: Judge | None) -> list[str]:
+        """The metrics to compute: as given, else the classic ones and RoleF1, plus L1 and L2 with a judge."""
+        return list(self.metrics or [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])])
+
+
+@dataclass(kw_only=True)
+class EvaluateOptions(ScoringOptions):
+    """Every option of `movie101v2 evaluate`."""
+
+    predictions: str = field(metadata={"help": 'JSONL lines {"clip_id": ..., "narration": ...}.'})
+    dataset: str = field(metadata={"help": "A prepared folder or Hub id."})
+    config: str = field(default="en", metadata={"help": "A single-language clip config.",
+                                               "choices": SINGLE_LANGUAGE_CONFIGS})  # fmt: skip
+    split: str = field(default="test", metadata={"help": "train, validation or test.", "choices": SPLITS})
+    out: str = field(metadata={"help": "Folder for results.json, per_sample.jsonl and report.html."})
+
+
 def judge_metric(
     metric: str,
     predictions: Sequence[str],
@@ -130,8 +189,6 @@ def narration_metrics(
         >>> narration_metrics(["他走了"], ["他走了"], language="zh", metrics=["rouge"])["ROUGE-L"]  # doctest: +SKIP
         100.0
     """
-    from .metrics import bertscore, caption_scores, role_f1
-
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
         raise ValueError(f"Unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}.")
@@ -253,11 +310,7 @@ def evaluate_predictions(
     """
     from datasets import load_dataset
 
-    from .report import write_report
-
-    if config not in ("en", "zh", "en-short", "zh-short"):
-        raise ValueError(f"Evaluate on a single-language clip config (en, zh, en-short, zh-short), not {config!r}.")
-    language = config[:2]
+    language = config_language(config)
     rows = load_dataset(dataset, config, split=split)
     rows = rows.select_columns(["clip_id", "narration", "characters", "cast"])
     clip_ids = rows["clip_id"]

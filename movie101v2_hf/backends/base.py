@@ -1,0 +1,126 @@
+"""What every vision-language model backend is: a request builder for DataLoader workers, `generate` for the main
+process, registered by name in `BACKENDS` (the CLI's `--backend` choices come from it).
+
+A job (narrate, and the analyses built on the same parts) hands rows to `builder().prepare` in workers (decode
+frames, build one request), batches them with `builder().batch`, and calls `generate` on each batch: one output
+text, or the exception that stopped it, per row. `describe()` says what identifies the model in run records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..prompting import NarrationCollator
+from ..utils.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+
+class RequestBuilder(Protocol):
+    """Turns rows into what a backend generates from; runs in DataLoader workers, so it must pickle."""
+
+    def prepare(self, row: dict[str, Any]) -> Any: ...  # one row: decode frames, build its request
+
+    def batch(self, requests: list[Any]) -> Any: ...  # the requests of a batch, ready for `Backend.generate`
+
+
+class Backend(Protocol):
+    """A model backend. Class attributes: `needs_frames` (False for a backend that reads no video) and
+    `takes_examples` (it can put retrieved training narrations in its prompt)."""
+
+    name: str
+    needs_frames: bool
+    takes_examples: bool
+
+    def builder(self) -> RequestBuilder: ...
+
+    def generate(self, batch: Any) -> list[str | BaseException]: ...  # one output or error per row
+
+    def describe(self) -> dict[str, Any]: ...  # what identifies the model, for run records
+
+
+BACKENDS: Registry[Any] = Registry("backend")
+
+
+def load_processor(model: str, adapter: str | None = None) -> Any:
+    """The processor saved with the adapter (a training run saves it) or else the model's own."""
+    from transformers import AutoProcessor
+
+    if adapter and any(
+        (Path(adapter) / name).is_file()
+        for name in ("processor_config.json", "preprocessor_config.json", "chat_template.jinja", "chat_template.json")
+    ):
+        return AutoProcessor.from_pretrained(adapter)
+    return AutoProcessor.from_pretrained(model)
+
+
+def adapter_config(adapter: str | None) -> dict[str, Any]:
+    """The adapter's `adapter_config.json`, or `{}` without an adapter."""
+    return json.loads((Path(adapter) / "adapter_config.json").read_text("utf-8")) if adapter else {}
+
+
+def merge_adapter(folder: str | Path, base_model: str, out: str | Path) -> None:
+    """Save `base_model` with the LoRA adapter of `folder` merged in, plus the processor, to `out`.
+
+    Example:
+        >>> merge_adapter("runs/qwen-lora", "Qwen/Qwen2.5-VL-7B-Instruct", "runs/qwen-merged")  # doctest: +SKIP
+    """
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    folder, out = Path(folder), Path(out)
+    base = AutoModelForImageTextToText.from_pretrained(base_model, dtype="auto")
+    merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
+    merged.save_pretrained(out)
+    AutoProcessor.from_pretrained(str(folder)).save_pretrained(out)
+    for name in ("movie101v2_prompt.json", "training_settings.json"):
+        if (folder / name).is_file():
+            (out / name).write_bytes((folder / name).read_bytes())
+
+
+def merged_model(adapter: str, base_model: str, merged_dir: str | None = None) -> str:
+    """The folder of `base_model` merged with `adapter`, merged once (into `ADAPTER/merged` by default)."""
+    target = Path(merged_dir or Path(adapter) / "merged")
+    if not (target / "config.json").is_file():
+        logger.info("merging the adapter %s into %s", adapter, target)
+        tmp = target.with_name(target.name + ".partial")
+        merge_adapter(adapter, adapter_config(adapter).get("base_model_name_or_path") or base_model, tmp)
+        os.replace(tmp, target)
+    return str(target)
+
+
+@dataclass
+class CollatorRequests:
+    """Requests built by the training collator: processed tensors (`kind="tensors"`) or vLLM prompt dicts."""
+
+    collator: NarrationCollator
+    kind: str  # "tensors" | "vllm"
+
+    def prepare(self, row: dict[str, Any]) -> Any:
+        inputs = self.collator.clip_inputs(row)
+        if self.kind == "tensors":
+            return inputs
+        multi_modal: dict[str, Any] = {}
+        if inputs["images"]:
+            multi_modal["image"] = inputs["images"]
+        if inputs["video"] is not None:
+            meta = inputs["video_metadata"]
+            frames = inputs["video"].permute(0, 2, 3, 1).contiguous().numpy()  # T x H x W x C, as vLLM takes it
+            metadata = {
+                "fps": meta.fps,
+                "duration": meta.duration,
+                "total_num_frames": meta.total_num_frames,
+                "frames_indices": list(meta.frames_indices),
+                "video_backend": "torchcodec",
+                "do_sample_frames": False,
+            }
+            multi_modal["video"] = [(frames, metadata)]
+        return {"prompt": self.collator.prompt_text(inputs), "multi_modal_data": multi_modal}
+
+    def batch(self, requests: list[Any]) -> Any:
+        return self.collator.prompt_batch(requests) if self.kind == "tensors" else requests

@@ -1,0 +1,146 @@
+"""The `openai` backend: a multimodal model behind an OpenAI-compatible server (hosted, or `vllm serve`).
+
+Frames and portraits go as JPEG data URLs (frames labelled with their clip time), after a system turn with the
+task description and, optionally, narrations of the training split as in-context examples: the paper's
+GPT-4V-style baseline.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..prompting import NarrationCollator, PromptSettings, to_pil
+from ..utils.openai_client import ChatClient
+from .base import BACKENDS, RequestBuilder
+
+# The task description (ours; the paper describes its GPT-4V prompt but does not publish it).
+TASK_DESCRIPTIONS = {
+    "en": (
+        "You write audio description: narration that tells blind and low-vision viewers what happens on screen in "
+        "a movie. You get frames of one clip in order and portraits of the main cast with their names. Write one "
+        "paragraph in the style of the examples: the setting, the characters on screen by name, and what they do. "
+        "Describe only what is visible; no opinions, no sound, no dialogue."
+    ),
+    "zh": (
+        "你为电影撰写无障碍解说，即为视障观众讲述画面内容的解说词。你将按顺序看到一个片段的若干画面，以及主要角色的照片和名字。"
+        "请仿照示例的风格写一段话：场景、画面中的人物（用名字称呼）以及他们的动作。只描述画面中可见的内容，不加评论，不描述声音和对白。"
+    ),
+}
+_EXAMPLES_HEADER = {"en": "Examples of narrations from other movies:", "zh": "其他电影的解说示例："}
+
+
+def data_url(image: Any) -> str:
+    """A PIL image as a JPEG data URL, as the OpenAI chat API takes images."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@dataclass
+class ChatRequests:
+    """OpenAI chat bodies: the collator's user turn with every image as a JPEG data URL, after a system turn
+    with the task description and retrieved in-context examples (`examples`: an object with `examples(row, n)`)."""
+
+    collator: NarrationCollator
+    model: str
+    max_new_tokens: int
+    examples: Any = None
+    num_examples: int = 0
+
+    def prepare(self, row: dict[str, Any]) -> Any:
+        language = self.collator.settings.language
+        inputs = self.collator.clip_inputs(row)
+        images = iter(inputs["images"])
+        parts: list[dict[str, Any]] = []
+        for part in inputs["messages"][0]["content"]:
+            if part["type"] == "image":
+                parts.append({"type": "image_url", "image_url": {"url": data_url(next(images))}})
+            elif part["type"] == "video":  # frames as images, in order, with their clip time
+                for k, frame in enumerate(inputs["video"]):
+                    seconds = k / inputs["video_metadata"].fps
+                    parts.append({"type": "text", "text": f"[{seconds:.1f}s]"})
+                    parts.append({"type": "image_url", "image_url": {"url": data_url(to_pil(frame))}})
+            else:
+                parts.append({"type": "text", "text": part["text"]})
+        system = TASK_DESCRIPTIONS[language]
+        if self.examples is not None and self.num_examples:
+            texts = self.examples.examples(row, self.num_examples)
+            system += "\n\n" + _EXAMPLES_HEADER[language] + "\n" + "\n".join(f"- {text}" for text in texts)
+        return {
+            "model": self.model,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": parts}],
+            "temperature": 0,
+            "max_tokens": self.max_new_tokens,
+        }
+
+    def batch(self, requests: list[Any]) -> Any:
+        return requests
+
+
+class _TemplateFreeProcessor:
+    """What the collator needs from a processor when the server applies the chat template itself."""
+
+    chat_template = "server-side"
+    tokenizer = object()
+
+
+@BACKENDS.register("openai")
+@dataclass
+class OpenAIBackend:
+    """A multimodal model behind an OpenAI-compatible server; requests run `concurrency` at a time, with retries.
+
+    With `num_examples > 0` and `examples` (the retrieval baseline's index of the training split), each request
+    carries that many training narrations (best-matching, one per movie) as in-context examples.
+
+    Example:
+        >>> backend = OpenAIBackend("gpt-4o", PromptSettings(video_num_frames=8), base_url="https://api.openai.com/v1")  # doctest: +SKIP
+    """
+
+    model: str
+    settings: PromptSettings
+    portraits: Any = None
+    base_url: str = "http://localhost:8000/v1"
+    processor: Any = None
+    examples: Any = None
+    num_examples: int = 3
+    max_new_tokens: int = 256
+    concurrency: int = 8
+    max_retries: int = 4
+    timeout: float = 120.0
+    needs_frames = True
+    takes_examples = True
+
+    @classmethod
+    def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
+        return cls(options.model, settings, portraits, base_url=options.base_url, examples=examples,
+                   num_examples=options.num_examples, max_new_tokens=options.max_new_tokens,
+                   concurrency=options.concurrency, max_retries=options.request_retries)  # fmt: skip
+
+    def __post_init__(self) -> None:
+        self.client = ChatClient(self.base_url, max_retries=self.max_retries, timeout=self.timeout)
+        self.collator = NarrationCollator(self.processor or _TemplateFreeProcessor(), self.settings, self.portraits)
+
+    def builder(self) -> RequestBuilder:
+        return ChatRequests(self.collator, self.model, self.max_new_tokens, self.examples, self.num_examples)
+
+    def generate(self, batch: Any) -> list[str | BaseException]:
+        def one(body: dict[str, Any]) -> str | BaseException:
+            try:
+                return self.client.complete(body).strip()
+            except Exception as err:  # noqa: BLE001 (recorded per row, retried by the caller)
+                return err
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            return list(pool.map(one, batch))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "base_url": self.base_url,
+            "num_examples": self.num_examples,
+            "max_new_tokens": self.max_new_tokens,
+        }

@@ -1,0 +1,100 @@
+"""The `vllm` backend: offline `vllm.LLM` with frames and portraits as multimodal data (the fast path; GPU)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import require
+from ..prompting import NarrationCollator, PromptSettings
+from .base import BACKENDS, CollatorRequests, RequestBuilder, adapter_config, load_processor, merged_model
+
+logger = logging.getLogger(__name__)
+
+
+@BACKENDS.register("vllm")
+@dataclass
+class VLLMBackend:
+    """Offline vLLM: the prompt rendered with the model's chat template, frames and portraits as multimodal data.
+
+    A LoRA adapter is served with `LoRARequest`. vLLM's LoRA covers the language model's linear layers only, so an
+    adapter that also trained the projector (`modules_to_save`, the paper's setting and our recipes' default) is
+    merged into the base model first, once, into `merged_dir`. Needs the `vllm` extra and a GPU.
+
+    Example:
+        >>> backend = VLLMBackend("Qwen/Qwen2.5-VL-7B-Instruct", PromptSettings(), tensor_parallel_size=2)  # doctest: +SKIP
+    """
+
+    model: str
+    settings: PromptSettings
+    portraits: Any = None
+    adapter: str | None = None
+    max_new_tokens: int = 256
+    tensor_parallel_size: int = 1
+    max_model_len: int | None = 32768
+    merged_dir: str | None = None
+    llm_kwargs: dict[str, Any] = field(default_factory=dict)
+    needs_frames = True
+    takes_examples = False
+
+    @classmethod
+    def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
+        return cls(options.model, settings, portraits, adapter=options.adapter, max_new_tokens=options.max_new_tokens,
+                   tensor_parallel_size=options.tensor_parallel_size, max_model_len=options.max_model_len)  # fmt: skip
+
+    def __post_init__(self) -> None:
+        self.processor = load_processor(self.model, self.adapter)
+        self.collator = NarrationCollator(self.processor, self.settings, self.portraits)
+
+    def builder(self) -> RequestBuilder:
+        return CollatorRequests(self.collator, "vllm")
+
+    def _engine(self) -> Any:
+        if not hasattr(self, "_llm"):
+            require("vllm", extra="vllm", feature="The vllm backend")
+            from vllm import LLM
+
+            model, lora = self.model, {}
+            config = adapter_config(self.adapter)
+            if config.get("modules_to_save"):
+                logger.info("vLLM cannot load the adapter's projector weights as LoRA: using the merged model")
+                model = merged_model(self.adapter, self.model, self.merged_dir)
+            elif self.adapter:
+                lora = {"enable_lora": True, "max_lora_rank": int(config.get("r", 16)), "max_loras": 1}
+            settings = self.settings
+            tiles = 0 if settings.input_mode == "video" else -(-settings.video_maxlen // settings.frames_per_image)
+            self._llm = LLM(
+                model=model,
+                tensor_parallel_size=self.tensor_parallel_size,
+                max_model_len=self.max_model_len,
+                limit_mm_per_prompt={"image": settings.max_portraits + tiles, "video": int(settings.input_mode == "video")},
+                seed=0,
+                **lora,
+                **self.llm_kwargs,
+            )
+        return self._llm
+
+    def generate(self, batch: Any) -> list[str | BaseException]:
+        from vllm import SamplingParams
+
+        llm = self._engine()
+        lora_request = None
+        if self.adapter and not adapter_config(self.adapter).get("modules_to_save"):
+            from vllm.lora.request import LoRARequest
+
+            lora_request = LoRARequest("narration", 1, str(self.adapter))
+        params = SamplingParams(temperature=0, max_tokens=self.max_new_tokens)
+        outputs = llm.generate(batch, params, lora_request=lora_request, use_tqdm=False)
+        return [
+            output.outputs[0].text.strip() if output.outputs else RuntimeError("vLLM returned no completion")
+            for output in outputs
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "adapter": self.adapter,
+            "max_new_tokens": self.max_new_tokens,
+            "tensor_parallel_size": self.tensor_parallel_size,
+        }

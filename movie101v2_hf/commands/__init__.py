@@ -1,0 +1,19 @@
+"""The `movie101v2` subcommands, one module each, in the order `--help` lists them."""
+
+from .base import Command
+from .bench import Bench
+from .demo import Demo
+from .env import Env
+from .evaluate import Evaluate
+from .faces import Faces
+from .mini_release import MiniRelease
+from .narrate import Narrate
+from .prepare import Prepare
+from .push_dataset import PushDataset
+from .push_model import PushModel
+
+COMMANDS: tuple[type[Command], ...] = (
+    Prepare, PushDataset, PushModel, Narrate, Evaluate, Bench, Faces, MiniRelease, Demo, Env,
+)  # fmt: skip
+
+__all__ = ["COMMANDS", "Command"]

@@ -1,0 +1,400 @@
+"""Narrating a split: `movie101v2 narrate` writes one `{"clip_id", "narration"}` line per clip.
+
+Any registered backend (`transformers`, `vllm`, `openai`, `retrieval`) narrates; the prompt is built by the
+training collator (`NarrationCollator`) with the `PromptSettings` a training run saved beside its adapter, so a
+fine-tuned model is evaluated the way it was trained.
+
+A run keeps the run layer's contract (`utils.runs`): each batch's lines are durable before the next batch starts,
+a rerun skips the clips already written (after checking that the settings are the same), a clip that fails is
+retried, then recorded with its error, and the record says `complete: false` until every clip is written.
+Frames are decoded in DataLoader workers while the model generates.
+
+Data parallel runs on `accelerate launch` (one process per GPU group; several nodes with its usual flags): each
+rank narrates its contiguous share of the clips (`PartialState.split_between_processes`) into a shard file, and
+rank 0 merges the shards in dataset order. `--data-parallel-size N` starts that launch for you.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..backends import BACKENDS, Backend, RequestBuilder
+from ..constants import SINGLE_LANGUAGE_CONFIGS, config_language
+from ..data.loading import load_portraits, load_split
+from ..faces import IDENTIFIED_COLUMN, add_identified_characters
+from ..prompting import PROMPT_SETTINGS_FILE, PromptOverrides, PromptSettings
+from ..utils.io import write_atomically
+from ..utils.runs import ResumableRun, RunRecord, check_resumable, sidecar_path
+from .retrieval import RetrievalBackend
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class NarrateOptions(PromptOverrides):
+    """Every option of `movie101v2 narrate` (the command line is built from these fields); the prompt fields of
+    `PromptOverrides` override the adapter's saved prompt settings.
+
+    Example:
+        >>> NarrateOptions(dataset="movie101v2-hf", out="preds.jsonl", backend="retrieval").model
+        'retrieval'
+        >>> NarrateOptions(dataset="d", out="p.jsonl", backend="retrieval", video_num_frames=8).prompt
+        {'video_num_frames': 8}
+    """
+
+    dataset: str = field(metadata={"help": "A prepared folder or Hub id (prepared with --videos)."})
+    out: str = field(metadata={"help": "Predictions JSONL; its run record goes to OUT.run.json. A rerun resumes."})
+    model: str | None = field(default=None, metadata={"help": "Model id or folder (the served name for openai); not "
+                              "for retrieval."})  # fmt: skip
+    backend: str = field(default="transformers", metadata={"help": "transformers (any machine), vllm (GPU, fast), "
+                         "openai (a server), retrieval (no model).", "choices": BACKENDS.names()})  # fmt: skip
+    adapter: str | None = field(default=None, metadata={"help": "A LoRA adapter of recipes/sft_lora.py; its "
+                                "prompt settings apply."})  # fmt: skip
+    config: str = field(default="en", metadata={"help": "A single-language clip config.",
+                                               "choices": SINGLE_LANGUAGE_CONFIGS})  # fmt: skip
+    split: str = field(default="test", metadata={"help": "train, validation or test.",
+                                                "choices": ("train", "validation", "test")})  # fmt: skip
+    movie_ids: list[str] | None = field(default=None, metadata={"help": "Only these movies (a quick check)."})
+    max_samples: int | None = field(default=None, metadata={"help": "Only the first N clips (a quick check)."})
+    batch_size: int = field(default=4, metadata={"help": "Clips per generate call."})
+    num_workers: int = field(default=2, metadata={"help": "DataLoader workers decoding frames."})
+    max_new_tokens: int = field(default=256, metadata={"help": "Narration length cap."})
+    retries: int = field(default=1, metadata={"help": "Extra attempts for a failed clip."})
+    overwrite: bool = field(default=False, metadata={"help": "Start again instead of resuming."})
+    allow_failures: bool = field(default=False, metadata={"help": "Exit 0 even if clips failed (listed in the "
+                                 "run record; bench scores them as empty narrations)."})  # fmt: skip
+    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model copy (vllm)."})
+    data_parallel_size: int = field(default=1, metadata={"help": "Model copies, one `accelerate launch` process "
+                                    "each on its own GPUs and share of clips (any backend)."})  # fmt: skip
+    max_model_len: int | None = field(default=32768, metadata={"help": "Context length (vllm)."})
+    base_url: str = field(default="http://localhost:8000/v1", metadata={"help": "The server's /v1 URL (openai); "
+                          "key from OPENAI_API_KEY."})  # fmt: skip
+    concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
+    num_examples: int = field(default=3, metadata={"help": "Training narrations as in-context examples (openai)."})
+    request_retries: int = field(default=4, metadata={"help": "Retries of a request on 429/5xx/timeouts (openai)."})
+    device: str | None = field(default=None, metadata={"help": "transformers: cuda, cpu, ... (default: cuda when "
+                               "available)."})  # fmt: skip
+    dtype: str = field(default="auto", metadata={"help": "transformers: model dtype."})
+    faces: str | None = field(default=None, metadata={"help": "A `movie101v2 faces` output: list the names it "
+                              "found on screen in each clip's prompt (off by default)."})  # fmt: skip
+    show_progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"Unknown backend {self.backend!r}; choose one of {list(BACKENDS.names())}.")
+        if self.backend == "retrieval":
+            self.model = "retrieval"
+        elif not self.model:
+            raise ValueError(f"--backend {self.backend} needs --model (a model id or folder).")
+        if self.data_parallel_size < 1:
+            raise ValueError(f"data_parallel_size must be >= 1, got {self.data_parallel_size}.")
+
+    def run_settings(self) -> dict[str, Any]:
+        """What identifies the predictions (compared when resuming): not batch size, workers or paths."""
+        keys = ("dataset", "model", "backend", "adapter", "config", "split", "movie_ids", "max_samples",
+                "max_new_tokens", "num_examples", "data_parallel_size", "faces")  # fmt: skip
+        return {key: getattr(self, key) for key in keys}
+
+
+# -- one process ---------------------------------------------------------------------------------------------------
+
+
+class _BatchMaker:
+    """The DataLoader's collate_fn: prepare each clip on its own (one bad clip fails alone), then the batch."""
+
+    def __init__(self, builder: RequestBuilder) -> None:
+        self.builder = builder
+
+    def __call__(self, rows: list[dict[str, Any]]) -> tuple[list[str], Any, dict[str, str]]:
+        clip_ids, requests, failures = [], [], {}
+        for row in rows:
+            try:
+                requests.append(self.builder.prepare(row))
+                clip_ids.append(row["clip_id"])
+            except Exception as err:  # noqa: BLE001 (reported per clip)
+                failures[row["clip_id"]] = describe_error(err)
+        payload = None
+        if requests:
+            try:
+                payload = self.builder.batch(requests)
+            except Exception as err:  # noqa: BLE001 (the main process retries these clips one by one)
+                failures.update({clip_id: describe_error(err) for clip_id in clip_ids})
+                clip_ids = []
+        return clip_ids, payload, failures
+
+
+def describe_error(err: BaseException) -> str:
+    """`Type: message`: how a failure crosses processes and lands in a run record (whatever its type)."""
+    return f"{type(err).__name__}: {err}"
+
+
+def _one_clip(backend: Backend, builder: RequestBuilder, row: dict[str, Any]) -> str | BaseException:
+    try:
+        return backend.generate(builder.batch([builder.prepare(row)]))[0]
+    except Exception as err:  # noqa: BLE001
+        return err
+
+
+def run_narration(
+    backend: Backend,
+    clips: Any,
+    out: str | Path,
+    *,
+    settings: dict[str, Any],
+    batch_size: int = 4,
+    num_workers: int = 2,
+    retries: int = 1,
+    overwrite: bool = False,
+    show_progress: bool = True,
+    progress_position: int = 0,
+) -> RunRecord:
+    """Narrate `clips` (a map-style `datasets.Dataset`, in order) into `out`, resuming what is already there.
+
+    Args:
+        backend: the model backend.
+        clips: the rows to narrate; their order is the order of the file.
+        out: the predictions JSONL; its run record goes to `sidecar_path(out)`.
+        settings: what identifies the run (model, prompt, data); a resume with other settings is refused.
+        batch_size: clips per `generate` call.
+        num_workers: DataLoader workers decoding frames while the model generates (0: in this process).
+        retries: extra attempts for a clip that failed, one clip at a time, before it is recorded as failed.
+        overwrite: start again instead of resuming.
+
+    Example:
+        >>> record = run_narration(backend, clips, "preds.jsonl", settings={"model": "m"})  # doctest: +SKIP
+        >>> record.complete  # doctest: +SKIP
+        True
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    builder = backend.builder()
+    with ResumableRun(out, settings, clips["clip_id"], overwrite=overwrite) as run:
+        todo = clips.select(run.pending)
+        loader = torch.utils.data.DataLoader(todo, batch_size=batch_size, num_workers=num_workers,
+                                             collate_fn=_BatchMaker(builder),
+                                             prefetch_factor=4 if num_workers else None)  # fmt: skip
+        position = {clip_id: i for i, clip_id in enumerate(todo["clip_id"])}
+        with tqdm(total=len(clips), initial=len(run.done), unit="clip", desc=f"narrate {Path(out).name}",
+                  disable=not show_progress, position=progress_position, dynamic_ncols=True) as bar:  # fmt: skip
+            for clip_ids, payload, prepare_failures in loader:
+                results: dict[str, Any] = {c: _Described(e) for c, e in prepare_failures.items()}
+                if clip_ids:
+                    try:
+                        narrations = backend.generate(payload)
+                    except Exception as err:  # noqa: BLE001 (retried one clip at a time below)
+                        narrations = [err] * len(clip_ids)
+                    results.update(zip(clip_ids, narrations))
+                lines = []
+                for clip_id in sorted(results, key=position.__getitem__):
+                    result = results[clip_id]
+                    for _ in range(retries):
+                        if isinstance(result, str):
+                            break
+                        result = _one_clip(backend, builder, todo[position[clip_id]])
+                    if isinstance(result, str):
+                        lines.append({"clip_id": clip_id, "narration": result})
+                    else:
+                        run.fail(clip_id, result.message if isinstance(result, _Described) else describe_error(result))
+                run.write(lines)
+                bar.update(len(results))
+    return run.record
+
+
+@dataclass(frozen=True)
+class _Described:
+    """A failure already described (what comes back from DataLoader workers, whatever the error was)."""
+
+    message: str
+
+
+# -- a split, from options ---------------------------------------------------------------------------------------
+
+
+def resolve_prompt_settings(
+    language: str, adapter: str | None = None, overrides: dict[str, Any] | None = None
+) -> PromptSettings:
+    """The adapter's saved prompt settings (else the defaults), with `language` and any explicit overrides.
+
+    Example:
+        >>> resolve_prompt_settings("en", overrides={"video_num_frames": 8}).video_num_frames
+        8
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if adapter and (Path(adapter) / PROMPT_SETTINGS_FILE).is_file():
+        values = asdict(PromptSettings.load(adapter))
+        if values["language"] != language:
+            logger.warning("the adapter was trained on %s narrations; narrating in %s", values["language"], language)
+        if overrides:
+            logger.warning("overriding the adapter's prompt settings: %s", overrides)
+    else:
+        values = asdict(PromptSettings(language=language))
+    return PromptSettings(**{**values, "language": language, **overrides})
+
+
+def build_backend(options: NarrateOptions) -> tuple[Backend, PromptSettings | None]:
+    """The backend `options.backend` names (from the registry), with its prompt settings and portraits."""
+    cls = BACKENDS.get(options.backend)
+    if not cls.needs_frames:
+        return cls.from_options(options), None
+    language = config_language(options.config)
+    settings = resolve_prompt_settings(language, options.adapter, options.prompt)
+    portraits = load_portraits(options.dataset, language, max_portraits=settings.max_portraits)
+    examples = None
+    if cls.takes_examples and options.num_examples:
+        examples = RetrievalBackend.from_dataset(options.dataset, options.config, options.split).requests
+    return cls.from_options(options, settings=settings, portraits=portraits, examples=examples), settings
+
+
+def narrate_split(options: NarrateOptions) -> RunRecord:
+    """Narrate a split of a prepared dataset as `options` say.
+
+    Under `accelerate launch` with several processes, each narrates its share and rank 0 merges; with
+    `data_parallel_size > 1` outside such a launch, this starts one.
+
+    Example:
+        >>> record = narrate_split(NarrateOptions(dataset="movie101v2-hf", out="preds.jsonl", backend="retrieval"))  # doctest: +SKIP
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if options.data_parallel_size > 1 and world == 1:
+        return launch_data_parallel(options)
+    state = _rank_state(options) if world > 1 else None
+    clips = load_split(options.dataset, options.config, options.split, needs_video=BACKENDS.get(options.backend)
+                       .needs_frames, movie_ids=options.movie_ids, max_samples=options.max_samples)  # fmt: skip
+    out = options.out
+    if state is not None:
+        with state.split_between_processes(list(range(len(clips)))) as share:
+            clips = clips.select(share)
+        out = str(shard_path(options.out, state.process_index, state.num_processes))
+    if options.faces:
+        clips = add_identified_characters(clips, options.faces)
+        options = replace(options, identified_characters_column=IDENTIFIED_COLUMN)
+    backend, settings = build_backend(options)
+    column = settings.identified_characters_column if settings else None
+    if column and column not in clips.column_names:
+        raise ValueError(
+            f"The prompt lists names found on screen (column {column!r}, as the adapter was trained), but the clips "
+            "have no such column: pass --faces FACES.jsonl (a `movie101v2 faces` output)."
+        )
+    run_settings = {**options.run_settings(), "prompt": asdict(settings) if settings else None,
+                    "backend_settings": backend.describe()}  # fmt: skip
+    record = run_narration(
+        backend, clips, out, settings=run_settings, batch_size=options.batch_size,
+        num_workers=options.num_workers if backend.needs_frames else 0, retries=options.retries,
+        overwrite=options.overwrite, show_progress=options.show_progress,
+        progress_position=state.process_index if state is not None else 0,
+    )  # fmt: skip
+    if state is None:
+        return record
+    state.wait_for_everyone()  # every shard is written
+    if state.is_main_process:
+        record = merge_shards(options, state.num_processes)
+    state.wait_for_everyone()  # the merged file is in place before any rank returns
+    return record if state.is_main_process else RunRecord.load(options.out)
+
+
+# -- data parallel -----------------------------------------------------------------------------------------------
+
+
+def shard_path(out: str | Path, index: int, count: int) -> Path:
+    """The predictions file of one data-parallel rank: `preds.jsonl` -> `preds.shard-0-of-2.jsonl`.
+
+    Example:
+        >>> shard_path("preds.jsonl", 1, 2).name
+        'preds.shard-1-of-2.jsonl'
+    """
+    out = Path(out)
+    return out.with_name(f"{out.stem}.shard-{index}-of-{count}{out.suffix or '.jsonl'}")
+
+
+def _gpus() -> list[str]:
+    """The GPUs this machine offers (CUDA_VISIBLE_DEVICES, else nvidia-smi), without initialising CUDA."""
+    if (devices := os.environ.get("CUDA_VISIBLE_DEVICES")) is not None:
+        return [d for d in devices.split(",") if d]
+    try:
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
+                                text=True, timeout=30, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in listed.splitlines() if line.strip()]
+
+
+def _rank_state(options: NarrateOptions) -> Any:
+    """This rank's place in an `accelerate launch` run, with its own GPUs pinned before anything touches CUDA.
+
+    The process group only coordinates (split, barriers), so it runs on gloo on the CPU; the model of rank r
+    uses GPUs [r * tp, (r + 1) * tp) of the node, tp being `tensor_parallel_size`.
+    """
+    from accelerate import PartialState
+
+    local_rank, per_rank = int(os.environ.get("LOCAL_RANK", "0")), options.tensor_parallel_size
+    gpus = _gpus()
+    if gpus:
+        mine = gpus[local_rank * per_rank : (local_rank + 1) * per_rank]
+        if len(mine) < per_rank:
+            raise ValueError(
+                f"rank {local_rank} needs GPUs {local_rank * per_rank}..{(local_rank + 1) * per_rank - 1} "
+                f"(tensor_parallel_size={per_rank}), but this node has {len(gpus)}: launch fewer processes."
+            )
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(mine)
+    return PartialState(cpu=True)
+
+
+def launch_data_parallel(options: NarrateOptions) -> RunRecord:
+    """Run `narrate_split` in `data_parallel_size` processes with `accelerate launch` on this machine."""
+    count = options.data_parallel_size
+    out = Path(options.out)
+    if sidecar_path(out).is_file() and not options.overwrite:
+        record = RunRecord.load(out)
+        check_resumable(out, {**record.settings, **options.run_settings()})  # the rest is the ranks' business
+        if record.complete:
+            logger.info("%s is complete; nothing to do", out)
+            return record
+    gpus = _gpus()
+    if gpus and len(gpus) < count * options.tensor_parallel_size:
+        raise ValueError(
+            f"data_parallel_size={count} x tensor_parallel_size={options.tensor_parallel_size} needs "
+            f"{count * options.tensor_parallel_size} GPUs; {len(gpus)} are visible."
+        )
+    # --multi_gpu is accelerate's multi-process mode (torchrun); without GPUs its ranks run on the CPU
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(count),
+               "--num_machines", "1", "--multi_gpu", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", "0", "-m", "movie101v2_hf.narrate.run", json.dumps(asdict(options))]  # fmt: skip
+    code = subprocess.run(command, check=False).returncode
+    if not sidecar_path(out).is_file():
+        raise RuntimeError(f"the data-parallel run exited with {code} before writing {sidecar_path(out)}.")
+    return RunRecord.load(out)
+
+
+def merge_shards(options: NarrateOptions, count: int) -> RunRecord:
+    """Merge the ranks' shard files into `options.out` in dataset order, with one run record for the whole."""
+    out = Path(options.out)
+    records = [RunRecord.load(shard_path(out, index, count)) for index in range(count)]
+    lines: list[str] = []
+    for index in range(count):  # ranks hold contiguous shares in rank order: concatenating keeps dataset order
+        lines += [line + "\n" for line in shard_path(out, index, count).read_text("utf-8").splitlines() if line]
+    write_atomically(out, "".join(lines))
+    failures = {clip: error for record in records for clip, error in record.failures.items()}
+    record = RunRecord(out, sum(r.num_items for r in records), len(lines), records[0].settings, failures,
+                       max(r.seconds for r in records))  # fmt: skip
+    record.save()
+    if record.complete:  # the shards are kept until then: a rerun resumes each of them
+        for index in range(count):
+            shard_path(out, index, count).unlink()
+            sidecar_path(shard_path(out, index, count)).unlink()
+    return record
+
+
+if __name__ == "__main__":  # a rank of `launch_data_parallel`: python -m movie101v2_hf.narrate.run '<options>'
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    rank_record = narrate_split(NarrateOptions(**json.loads(sys.argv[1])))  # the options, as asdict() wrote them
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(rank_record.summary("narrated"), file=sys.stderr)
+    sys.exit(0 if rank_record.complete else 1)
