@@ -99,7 +99,7 @@ def main() -> None:
             "start": [s for s, _ in clips],
             "end": [e for _, e in clips],
             "video": [str(movie)] * len(clips),
-        }  # fmt: skip
+        }
     ).cast_column("video", Video())
     loader_rates = {}
     for workers in (1, 2):

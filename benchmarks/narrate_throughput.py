@@ -60,9 +60,15 @@ def build(duration: int) -> tuple[Path, Path]:
 def measure(narrator, clips, out: Path, workers: int, batch_size: int) -> float:
     began = time.perf_counter()
     run = run_narration(
-        narrator, clips, out, settings={"bench": workers}, batch_size=batch_size, num_workers=workers,
-        overwrite=True, show_progress=False,
-    )  # fmt: skip
+        narrator,
+        clips,
+        out,
+        settings={"bench": workers},
+        batch_size=batch_size,
+        num_workers=workers,
+        overwrite=True,
+        show_progress=False,
+    )
     elapsed = time.perf_counter() - began
     if not run.complete:
         raise SystemExit(f"the run failed: {run.summary()}")

@@ -6,6 +6,8 @@ traceback from a 203-movie run knows where to look without a debugger.
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 _UNSET: object = object()  # marks a keyword argument not given
@@ -72,8 +74,6 @@ class ClipDecodeError(Movie101v2Error, RuntimeError):
 
 def _parse_clip_decode_text(text: str) -> tuple[str | None, str, str]:
     """(clip id, movie file, message) from the last `ClipDecodeError: clip 'ID' (movie file F): M` in `text`."""
-    import ast
-    import re
 
     found = re.findall(r"ClipDecodeError: clip ('(?:[^'\\]|\\.)*'|None) \(movie file (.*?)\): (.*)", text)
     if not found:

@@ -379,13 +379,21 @@ def push_model(
         if card is None or results is not None or merge:
             if results is None and card is not None:
                 results = card.data.eval_results
-            settings = json.loads((folder / "training_settings.json").read_text("utf-8")) if (
-                folder / "training_settings.json").is_file() else {}  # fmt: skip
+            settings = (
+                json.loads((folder / "training_settings.json").read_text("utf-8"))
+                if (folder / "training_settings.json").is_file()
+                else {}
+            )
             card = narration_model_card(
-                model_name=repo_id, base_model=base_model, dataset=settings.get("dataset", "movie101v2"),
-                config=settings.get("config", "en"), adapter=not merge, hyperparameters=settings.get("hyperparameters"),
-                recipe=settings.get("recipe"), results=results,
-            )  # fmt: skip
+                model_name=repo_id,
+                base_model=base_model,
+                dataset=settings.get("dataset", "movie101v2"),
+                config=settings.get("config", "en"),
+                adapter=not merge,
+                hyperparameters=settings.get("hyperparameters"),
+                recipe=settings.get("recipe"),
+                results=results,
+            )
         card_dir = Path(staging) / "card"
         card_dir.mkdir()
         card.save(card_dir / "README.md")
@@ -402,7 +410,11 @@ def push_model(
                 ignore_patterns=["checkpoint-*", "checkpoint-*/**", "seen_clips/**", "runs/**", "README.md", ".*"],
             )
             api.upload_file(
-                path_or_fileobj=str(card_dir / "README.md"), path_in_repo="README.md", repo_id=repo_id, repo_type="model",
-                revision=revision, commit_message="Update the model card",
-            )  # fmt: skip
+                path_or_fileobj=str(card_dir / "README.md"),
+                path_in_repo="README.md",
+                repo_id=repo_id,
+                repo_type="model",
+                revision=revision,
+                commit_message="Update the model card",
+            )
     return str(getattr(commit, "commit_url", commit))

@@ -417,9 +417,10 @@ class NarrationCollator:
 
         mask = processed["attention_mask"].bool()
         token_keys = [
-            key for key, value in processed.items()
+            key
+            for key, value in processed.items()
             if key != "input_ids" and torch.is_tensor(value) and value.shape == processed["input_ids"].shape
-        ]  # fmt: skip
+        ]
         sequences: dict[str, list[Any]] = {key: [] for key in ["input_ids", "labels", *token_keys]}
         for i, (row, completion) in enumerate(zip(rows, completion_ids)):
             prompt_ids = processed["input_ids"][i][mask[i]]

@@ -177,8 +177,14 @@ TINY_CHAT_TEMPLATE = (
     "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _TINY_SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
-]  # fmt: skip
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
 
 
 def make_tiny_video_llm(path: str | Path, corpus: Iterable[str] = (), *, max_pixels: int = 56 * 56) -> Path:
@@ -224,15 +230,35 @@ def make_tiny_video_llm(path: str | Path, corpus: Iterable[str] = (), *, max_pix
         chat_template=TINY_CHAT_TEMPLATE,
     )
     config = Qwen2_5_VLConfig(
-        vision_config={"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 32,
-                       "fullatt_block_indexes": [0], "window_size": 56},
-        text_config={"vocab_size": len(fast), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                     "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 8192,
-                     "bos_token_id": None, "eos_token_id": eos, "pad_token_id": pad,
-                     "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}},
-        image_token_id=image, video_token_id=video, vision_start_token_id=vision_start,
-        vision_end_token_id=vision_end, eos_token_id=eos, pad_token_id=pad,
-    )  # fmt: skip
+        vision_config={
+            "depth": 1,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": 32,
+            "fullatt_block_indexes": [0],
+            "window_size": 56,
+        },
+        text_config={
+            "vocab_size": len(fast),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 8192,
+            "bos_token_id": None,
+            "eos_token_id": eos,
+            "pad_token_id": pad,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        },
+        image_token_id=image,
+        video_token_id=video,
+        vision_start_token_id=vision_start,
+        vision_end_token_id=vision_end,
+        eos_token_id=eos,
+        pad_token_id=pad,
+    )
     model = Qwen2_5_VLForConditionalGeneration(config)
     model.generation_config.eos_token_id = eos
     model.generation_config.pad_token_id = pad
@@ -329,7 +355,7 @@ def make_tiny_face_models(folder: str | Path) -> Path:
             kernel_shape=[window, window],
             strides=[stride, stride],
             pads=[0, 0, window - stride, window - stride],
-        ),  # fmt: skip
+        ),
         helper.make_node("Neg", ["window_max"], ["darkest"]),  # the darkest pixel of each window
         constant("offset", 0.5),
         constant("gain", 20.0),

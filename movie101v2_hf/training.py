@@ -55,9 +55,11 @@ class NarrationArguments(PromptSettings):
     )
     faces_file: str | None = field(
         default=None,
-        metadata={"help": "A `movie101v2 faces` output covering the training (and evaluation) clips: the names it "
-                  "found on screen go into the prompt (saved with the adapter, so narrate asks for --faces)."},
-    )  # fmt: skip
+        metadata={
+            "help": "A `movie101v2 faces` output covering the training (and evaluation) clips: the names it "
+            "found on screen go into the prompt (saved with the adapter, so narrate asks for --faces)."
+        },
+    )
     eval_results: str | None = field(
         default=None,
         metadata={"help": "A results.json of `movie101v2 evaluate`: its scores go into the model card's model-index."},

@@ -67,15 +67,22 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
     # Data: clip rows; frames are decoded by the collator, in the DataLoader workers
     streaming = script_args.dataset_streaming
     train_dataset = load_clips(
-        script_args.dataset_name, script_args.dataset_config, script_args.dataset_train_split, streaming=streaming,
-        movie_ids=narration_args.movie_ids, max_samples=narration_args.max_train_samples,
-    )  # fmt: skip
+        script_args.dataset_name,
+        script_args.dataset_config,
+        script_args.dataset_train_split,
+        streaming=streaming,
+        movie_ids=narration_args.movie_ids,
+        max_samples=narration_args.max_train_samples,
+    )
     eval_dataset = None
     if training_args.eval_strategy != "no":
         eval_dataset = load_clips(
-            script_args.dataset_name, script_args.dataset_config, script_args.dataset_test_split,
-            movie_ids=narration_args.movie_ids, max_samples=narration_args.max_eval_samples,
-        )  # fmt: skip
+            script_args.dataset_name,
+            script_args.dataset_config,
+            script_args.dataset_test_split,
+            movie_ids=narration_args.movie_ids,
+            max_samples=narration_args.max_eval_samples,
+        )
     if narration_args.faces_file:
         column = settings.identified_characters_column
         train_dataset = add_identified_characters(train_dataset, narration_args.faces_file, column)
@@ -83,9 +90,11 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
             eval_dataset = add_identified_characters(eval_dataset, narration_args.faces_file, column)
     if streaming and training_args.max_steps <= 0:
         training_args.max_steps = stream_steps(
-            train_dataset, training_args, max_samples=narration_args.max_train_samples,
+            train_dataset,
+            training_args,
+            max_samples=narration_args.max_train_samples,
             filtered=bool(narration_args.movie_ids),
-        )  # fmt: skip
+        )
     collator = NarrationCollator(
         processor,
         settings,
@@ -125,28 +134,45 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
         output_dir = Path(training_args.output_dir)
         settings.save(output_dir)  # `movie101v2 narrate --adapter` rebuilds the same prompts from it
         hyperparameters = {
-            "epochs": training_args.num_train_epochs, "max_steps": trainer.state.max_steps,
+            "epochs": training_args.num_train_epochs,
+            "max_steps": trainer.state.max_steps,
             "per_device_train_batch_size": training_args.per_device_train_batch_size,
             "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
-            "processes": trainer.accelerator.num_processes, "learning_rate": training_args.learning_rate,
-            "lr_scheduler_type": str(training_args.lr_scheduler_type), "lora_r": model_args.lora_r,
-            "lora_alpha": model_args.lora_alpha, "lora_dropout": model_args.lora_dropout,
-            "video_frames": settings.video_num_frames if settings.video_fps is None else f"{settings.video_fps} fps, <= {settings.video_maxlen}",
-            "video_max_pixels": settings.video_max_pixels, "max_portraits": settings.max_portraits,
-            "input_mode": settings.input_mode, "max_length": training_args.max_length, "seed": training_args.seed,
-        }  # fmt: skip
+            "processes": trainer.accelerator.num_processes,
+            "learning_rate": training_args.learning_rate,
+            "lr_scheduler_type": str(training_args.lr_scheduler_type),
+            "lora_r": model_args.lora_r,
+            "lora_alpha": model_args.lora_alpha,
+            "lora_dropout": model_args.lora_dropout,
+            "video_frames": settings.video_num_frames
+            if settings.video_fps is None
+            else f"{settings.video_fps} fps, <= {settings.video_maxlen}",
+            "video_max_pixels": settings.video_max_pixels,
+            "max_portraits": settings.max_portraits,
+            "input_mode": settings.input_mode,
+            "max_length": training_args.max_length,
+            "seed": training_args.seed,
+        }
         run = {
-            "base_model": model_args.model_name_or_path, "dataset": script_args.dataset_name,
-            "config": script_args.dataset_config, "split": script_args.dataset_train_split,
-            "hyperparameters": hyperparameters, "recipe": recipe_text,
-        }  # fmt: skip
+            "base_model": model_args.model_name_or_path,
+            "dataset": script_args.dataset_name,
+            "config": script_args.dataset_config,
+            "split": script_args.dataset_train_split,
+            "hyperparameters": hyperparameters,
+            "recipe": recipe_text,
+        }
         (output_dir / "training_settings.json").write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n")
         model_id = training_args.hub_model_id or output_dir.name
         card = narration_model_card(
-            model_name=model_id, base_model=model_args.model_name_or_path, dataset=script_args.dataset_name,
-            config=script_args.dataset_config, adapter=peft_config is not None, hyperparameters=hyperparameters,
-            recipe=recipe_text, results=narration_args.eval_results,
-        )  # fmt: skip
+            model_name=model_id,
+            base_model=model_args.model_name_or_path,
+            dataset=script_args.dataset_name,
+            config=script_args.dataset_config,
+            adapter=peft_config is not None,
+            hyperparameters=hyperparameters,
+            recipe=recipe_text,
+            results=narration_args.eval_results,
+        )
         card.save(output_dir / "README.md")
         trainer.accelerator.print(f"Saved the model, processor, prompt settings and card to {output_dir}.")
         if push_to_hub:

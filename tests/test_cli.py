@@ -32,8 +32,12 @@ def test_backend_choices_come_from_the_registry():
 
     _, parsers = cli.make_parser()
     choices = {a.dest: a.choices for a in parsers["narrate"]._actions if a.dest in ("backend",)}
-    assert tuple(choices["backend"]) == BACKENDS.names() and set(BACKENDS.names()) >= {"transformers", "vllm",
-                                                                                       "openai", "retrieval"}  # fmt: skip
+    assert tuple(choices["backend"]) == BACKENDS.names() and set(BACKENDS.names()) >= {
+        "transformers",
+        "vllm",
+        "openai",
+        "retrieval",
+    }
     judge = [a.choices for a in parsers["evaluate"]._actions if a.dest == "judge_backend"][0]
     assert tuple(judge) == JUDGE_BACKENDS.names() == ("openai", "transformers", "vllm")
 
@@ -42,8 +46,23 @@ def test_flags_come_from_the_options_dataclasses():
     from movie101v2_hf.narrate import NarrateOptions
 
     _, parsers = cli.make_parser()
-    args = parsers["narrate"].parse_args(["--dataset", "d", "--out", "p.jsonl", "--backend", "retrieval",
-                                          "--max-samples", "3", "--video_num_frames", "8", "--movie-ids", "a", "b"])  # fmt: skip
+    args = parsers["narrate"].parse_args(
+        [
+            "--dataset",
+            "d",
+            "--out",
+            "p.jsonl",
+            "--backend",
+            "retrieval",
+            "--max-samples",
+            "3",
+            "--video_num_frames",
+            "8",
+            "--movie-ids",
+            "a",
+            "b",
+        ]
+    )
     assert (args.max_samples, args.video_num_frames, args.movie_ids, args.batch_size) == (3, 8, ["a", "b"], 4)
     assert args.batch_size == NarrateOptions.__dataclass_fields__["batch_size"].default  # one declaration
 
@@ -51,8 +70,10 @@ def test_flags_come_from_the_options_dataclasses():
 def test_a_yaml_config_sets_options_and_the_command_line_wins(mini_prepared, tmp_path):
     config = tmp_path / "narrate.yaml"
     out = tmp_path / "preds.jsonl"
-    config.write_text(f"dataset: {mini_prepared}\nbackend: retrieval\nsplit: validation\nmax-samples: 2\n"
-                      f"out: {tmp_path / 'ignored.jsonl'}\nshow_progress: false\n")  # fmt: skip
+    config.write_text(
+        f"dataset: {mini_prepared}\nbackend: retrieval\nsplit: validation\nmax-samples: 2\n"
+        f"out: {tmp_path / 'ignored.jsonl'}\nshow_progress: false\n"
+    )
     assert cli.main(["narrate", "--config", str(config), "--out", str(out), "--config", "zh"]) == 0
     lines = out.read_text("utf-8").splitlines()
     assert len(lines) == 2 and not (tmp_path / "ignored.jsonl").exists()
@@ -161,8 +182,16 @@ def test_push_dataset_refuses_to_publish_without_the_licensors_permission(prepar
     assert "'org/open' exists and is public" in capsys.readouterr().err
     assert "upload_folder" not in fake_hub.calls
     # with the licensor's permission
-    status = cli.main(["push-dataset", str(prepared_en), "--repo-id", "org/movie101v2", "--public",
-                       "--i-have-the-licensors-permission"])  # fmt: skip
+    status = cli.main(
+        [
+            "push-dataset",
+            str(prepared_en),
+            "--repo-id",
+            "org/movie101v2",
+            "--public",
+            "--i-have-the-licensors-permission",
+        ]
+    )
     assert status == 0 and fake_hub.calls["create_repo"][1]["private"] is False
 
 
@@ -215,8 +244,19 @@ def test_demo_end_to_end(tmp_path, capsys):
     from movie101v2_hf.testing import ScriptedJudgeServer
 
     with ScriptedJudgeServer() as judge:  # a judge that answers 3,4 (L1) and 3 (L2) to everything
-        arguments = ["demo", "--out", str(tmp_path / "demo"), "--num-clips", "3", "--num-frames", "5",
-                     "--judge-backend", "openai", "--judge-url", judge.url]  # fmt: skip
+        arguments = [
+            "demo",
+            "--out",
+            str(tmp_path / "demo"),
+            "--num-clips",
+            "3",
+            "--num-frames",
+            "5",
+            "--judge-backend",
+            "openai",
+            "--judge-url",
+            judge.url,
+        ]
         assert cli.main(arguments) == 0
     printed = capsys.readouterr().out
     assert "Sampled 5 frames from each of 3 clips" in printed

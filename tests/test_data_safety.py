@@ -91,8 +91,11 @@ dataset.prepare_dataset(sys.argv[1], sys.argv[2], configs=["en"], overwrite=True
 def test_a_kill_at_any_moment_leaves_a_loadable_dataset(sample_release, tmp_path, moment):
     out = tmp_path / "movie101v2"
     prepare_dataset(sample_release, out, configs=["en"], show_progress=False)
-    run = subprocess.Popen([sys.executable, "-c", _KILLED_PREPARE, str(sample_release), str(out), moment],
-                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+    run = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PREPARE, str(sample_release), str(out), moment],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert run.stdout.readline().strip() == "reached"
     run.kill()
     run.wait()

@@ -99,8 +99,10 @@ def test_card_and_manifest(sample_release, sample_prepared):
     card = (sample_prepared / "README.md").read_text("utf-8")
     data = DatasetCard(card).data  # as the Hub reads it
     assert (data.license, data.license_name, data.license_link) == (
-        "other", "movie101-dataset-license-agreement", LICENSE_LINK,
-    )  # fmt: skip
+        "other",
+        "movie101-dataset-license-agreement",
+        LICENSE_LINK,
+    )
     assert "## License and terms of use" in card and "CC BY" not in card
     assert "Movie101 Dataset License Agreement v1.0" in card and "non-commercial academic research" in card
     assert "keep it private" in card

@@ -32,11 +32,31 @@ def test_evaluate_command_end_to_end(mini_prepared, predictions_file, sample_rel
         json.dumps([{"model": "Some LVLM", "judge": "a judge", "config": "en", "scores": {"L1": 40.0}}])
     )
     with ScriptedJudgeServer(faults=["garbage", "garbage"]) as server:
-        status = cli.main([
-            "evaluate", "--predictions", str(path), "--dataset", str(mini_prepared), "--config", "en",
-            "--split", "test", "--out", str(out), "--judge-backend", "openai", "--judge-url", server.url,
-            "--judge-model", "scripted", "--release", str(sample_release), "--baselines", str(baselines),
-        ])  # fmt: skip
+        status = cli.main(
+            [
+                "evaluate",
+                "--predictions",
+                str(path),
+                "--dataset",
+                str(mini_prepared),
+                "--config",
+                "en",
+                "--split",
+                "test",
+                "--out",
+                str(out),
+                "--judge-backend",
+                "openai",
+                "--judge-url",
+                server.url,
+                "--judge-model",
+                "scripted",
+                "--release",
+                str(sample_release),
+                "--baselines",
+                str(baselines),
+            ]
+        )
         asked = len(server.requests)
     assert status == 0
     results = json.loads((out / "results.json").read_text())
@@ -54,9 +74,28 @@ def test_evaluate_command_end_to_end(mini_prepared, predictions_file, sample_rel
     assert "L1-Env" in capsys.readouterr().out
     # the re-run is served from the judgment cache in OUT
     with ScriptedJudgeServer() as server:
-        cli.main(["evaluate", "--predictions", str(path), "--dataset", str(mini_prepared), "--out", str(out),
-                  "--judge-backend", "openai", "--judge-url", server.url, "--judge-model", "scripted",
-                  "--release", str(sample_release), "--metrics", "l1", "l2"])  # fmt: skip
+        cli.main(
+            [
+                "evaluate",
+                "--predictions",
+                str(path),
+                "--dataset",
+                str(mini_prepared),
+                "--out",
+                str(out),
+                "--judge-backend",
+                "openai",
+                "--judge-url",
+                server.url,
+                "--judge-model",
+                "scripted",
+                "--release",
+                str(sample_release),
+                "--metrics",
+                "l1",
+                "l2",
+            ]
+        )
         assert server.requests == []
 
 
@@ -76,17 +115,46 @@ def test_evaluate_command_reports_bad_predictions(mini_prepared, predictions_fil
     path, _ = predictions_file
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[1:]) + "\n")
-    status = cli.main(["evaluate", "--predictions", str(path), "--dataset", str(mini_prepared), "--out",
-                       str(tmp_path / "r"), "--metrics", "rouge"])  # fmt: skip
+    status = cli.main(
+        [
+            "evaluate",
+            "--predictions",
+            str(path),
+            "--dataset",
+            str(mini_prepared),
+            "--out",
+            str(tmp_path / "r"),
+            "--metrics",
+            "rouge",
+        ]
+    )
     assert status == 2
     assert "1 clip(s) of the split have no prediction" in capsys.readouterr().err
     assert not (tmp_path / "r" / "results.json").exists()
 
 
 def _evaluate(path, dataset, out, url, *extra):
-    return cli.main(["evaluate", "--predictions", str(path), "--dataset", str(dataset), "--out", str(out),
-                     "--metrics", "l1", "l2", "--judge-backend", "openai", "--judge-url", url,
-                     "--judge-model", "scripted", *extra])  # fmt: skip
+    return cli.main(
+        [
+            "evaluate",
+            "--predictions",
+            str(path),
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(out),
+            "--metrics",
+            "l1",
+            "l2",
+            "--judge-backend",
+            "openai",
+            "--judge-url",
+            url,
+            "--judge-model",
+            "scripted",
+            *extra,
+        ]
+    )
 
 
 def test_invalid_judgments_over_the_limit_make_the_run_incomplete(mini_prepared, predictions_file, tmp_path, capsys):
@@ -152,8 +220,18 @@ def test_an_unreachable_judge_stops_evaluate_with_its_url(mini_prepared, predict
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
     begin = time.monotonic()
-    status = _evaluate(path, mini_prepared, tmp_path / "r", url, "--judge-retries", "1", "--judge-timeout", "1",
-                       "--judge-concurrency", "2")  # fmt: skip
+    status = _evaluate(
+        path,
+        mini_prepared,
+        tmp_path / "r",
+        url,
+        "--judge-retries",
+        "1",
+        "--judge-timeout",
+        "1",
+        "--judge-concurrency",
+        "2",
+    )
     assert status == 2 and time.monotonic() - begin < 15
     assert f"the judge at {url} failed" in capsys.readouterr().err
     assert not (tmp_path / "r" / "results.json").exists()

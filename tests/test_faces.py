@@ -111,12 +111,18 @@ def test_the_cast_bank_is_cached_and_reused(face_models, face_world, tmp_path, c
         row = movies[movies["movie_id"].index(movie_id)]
         member = row["cast"][FACELESS]
         assert cast.missing == [member["role_en"]] and member["role_en"] not in cast.names
-        assert any(movie_id in r.message and member["role_en"] in r.message and member["actor_id"] in r.message
-                   for r in caplog.records)  # fmt: skip
+        assert any(
+            movie_id in r.message and member["role_en"] in r.message and member["actor_id"] in r.message
+            for r in caplog.records
+        )
     # another model is another cache entry
     other = make_tiny_face_models(tmp_path / "other-model")
-    assert CastBank.build(FaceAnalyzer(other, det_size=128, det_thresh=0.6), movies, cache_dir=tmp_path,
-                          show_progress=False).computed == distinct  # fmt: skip
+    assert (
+        CastBank.build(
+            FaceAnalyzer(other, det_size=128, det_thresh=0.6), movies, cache_dir=tmp_path, show_progress=False
+        ).computed
+        == distinct
+    )
 
 
 def test_the_matcher_picks_the_closest_portrait_within_threshold_and_cast_limit():
@@ -143,9 +149,21 @@ def test_faces_command_identifies_resumes_and_evaluates(face_models, face_world,
     prepared, on_screen = face_world
     out = tmp_path / "faces.jsonl"
     arguments = [
-        "faces", "--dataset", str(prepared), "--split", "train", "--model-dir", str(face_models), "--out", str(out),
-        "--det-size", "128", "--cache-dir", str(tmp_path / "cache"), "--evaluate",
-    ]  # fmt: skip
+        "faces",
+        "--dataset",
+        str(prepared),
+        "--split",
+        "train",
+        "--model-dir",
+        str(face_models),
+        "--out",
+        str(out),
+        "--det-size",
+        "128",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--evaluate",
+    ]
     assert main(arguments) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     train = load_dataset(str(prepared), "en", split="train")
@@ -162,8 +180,10 @@ def test_faces_command_identifies_resumes_and_evaluates(face_models, face_world,
     ground_truth = sum(len(set(names)) for names in train["characters"])
     missed = sum(name in faceless for names in train["characters"] for name in set(names))
     assert (scores["ground_truth"], scores["predicted"], scores["correct"]) == (
-        ground_truth, ground_truth - missed, ground_truth - missed,
-    )  # fmt: skip
+        ground_truth,
+        ground_truth - missed,
+        ground_truth - missed,
+    )
     assert scores["precision"] == 100.0 and scores["complete"]
     printed = capsys.readouterr().out
     run_line = next(line for line in printed.splitlines() if line.startswith("this run ("))
@@ -200,10 +220,18 @@ def test_identified_names_go_into_the_narrator_prompt(face_models, face_world, t
     )
     with ScriptedJudgeServer(answer=lambda text: "A narration.") as server:
         options = NarrateOptions(
-            dataset=str(prepared), out=str(tmp_path / "preds.jsonl"), backend="openai", model="m",
-            base_url=server.url, num_examples=0, num_workers=0, faces=str(faces), show_progress=False,
-            video_num_frames=2, max_portraits=1,
-        )  # fmt: skip
+            dataset=str(prepared),
+            out=str(tmp_path / "preds.jsonl"),
+            backend="openai",
+            model="m",
+            base_url=server.url,
+            num_examples=0,
+            num_workers=0,
+            faces=str(faces),
+            show_progress=False,
+            video_num_frames=2,
+            max_portraits=1,
+        )
         assert narrate_split(options).complete
     text = " ".join(p["text"] for p in server.requests[0]["messages"][1]["content"] if p["type"] == "text")
     assert "Recognised on screen: Somebody Else" in text

@@ -38,10 +38,19 @@ def _lines(path: Path) -> list[dict]:
 
 def _options(dataset: Path, out: Path, **overrides) -> NarrateOptions:
     values = {
-        "dataset": str(dataset), "out": str(out), "config": "en", "split": "train", "movie_ids": [MOVIE],
-        "max_samples": 4, "batch_size": 2, "num_workers": 0, "max_new_tokens": 8, "show_progress": False,
-        "video_num_frames": 4, "max_portraits": 2,
-    }  # fmt: skip
+        "dataset": str(dataset),
+        "out": str(out),
+        "config": "en",
+        "split": "train",
+        "movie_ids": [MOVIE],
+        "max_samples": 4,
+        "batch_size": 2,
+        "num_workers": 0,
+        "max_new_tokens": 8,
+        "show_progress": False,
+        "video_num_frames": 4,
+        "max_portraits": 2,
+    }
     values.update(overrides)
     return NarrateOptions(**values)
 
@@ -57,11 +66,33 @@ def test_transformers_backend_narrates_as_the_collator_prompts(sample_prepared_w
     from movie101v2_hf.prompting import NarrationCollator
 
     out = tmp_path / "preds.jsonl"
-    code = main([
-        "narrate", "--model", str(tiny_vlm), "--dataset", str(sample_prepared_with_movies), "--split", "train",
-        "--movie-ids", MOVIE, "--max-samples", "4", "--out", str(out), "--batch-size", "2", "--num-workers", "2",
-        "--max-new-tokens", "8", "--video-num-frames", "4", "--max-portraits", "2",
-    ])  # fmt: skip
+    code = main(
+        [
+            "narrate",
+            "--model",
+            str(tiny_vlm),
+            "--dataset",
+            str(sample_prepared_with_movies),
+            "--split",
+            "train",
+            "--movie-ids",
+            MOVIE,
+            "--max-samples",
+            "4",
+            "--out",
+            str(out),
+            "--batch-size",
+            "2",
+            "--num-workers",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--video-num-frames",
+            "4",
+            "--max-portraits",
+            "2",
+        ]
+    )
     assert code == 0
     clips = load_clips(str(sample_prepared_with_movies), "en", "train", movie_ids=[MOVIE], max_samples=4)
     lines = _lines(out)
@@ -96,21 +127,40 @@ def test_an_adapter_brings_its_prompt_settings(sample_prepared_with_movies, tiny
 
     out = tmp_path / "preds.jsonl"
     unset = {"video_num_frames": None, "max_portraits": None}  # the adapter's settings apply
-    run = narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
-                                 max_samples=2, **unset))  # fmt: skip
+    run = narrate_split(
+        _options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter), max_samples=2, **unset)
+    )
     assert run.complete
     settings = json.loads(sidecar_path(out).read_text())["settings"]
     assert settings["prompt"]["video_num_frames"] == 2 and settings["prompt"]["max_portraits"] == 1
     assert settings["adapter"] == str(adapter)
     # an explicit option overrides the adapter's; a resume with other settings is refused
     with pytest.raises(ValueError, match="other settings.*--overwrite"):
-        narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
-                               video_num_frames=3, max_portraits=None, max_samples=2))  # fmt: skip
+        narrate_split(
+            _options(
+                sample_prepared_with_movies,
+                out,
+                model=str(tiny_vlm),
+                adapter=str(adapter),
+                video_num_frames=3,
+                max_portraits=None,
+                max_samples=2,
+            )
+        )
     # an adapter trained with the names found on screen needs them at inference too
     PromptSettings(video_num_frames=2, identified_characters_column="identified_characters").save(adapter)
     with pytest.raises(ValueError, match="pass --faces"):
-        narrate_split(_options(sample_prepared_with_movies, out, model=str(tiny_vlm), adapter=str(adapter),
-                               max_samples=2, overwrite=True, **unset))  # fmt: skip
+        narrate_split(
+            _options(
+                sample_prepared_with_movies,
+                out,
+                model=str(tiny_vlm),
+                adapter=str(adapter),
+                max_samples=2,
+                overwrite=True,
+                **unset,
+            )
+        )
 
 
 # -- openai -------------------------------------------------------------------------------------------------------
@@ -119,8 +169,16 @@ def test_an_adapter_brings_its_prompt_settings(sample_prepared_with_movies, tiny
 def test_openai_backend_sends_images_and_examples_and_retries(sample_prepared_with_movies, tmp_path):
     with ScriptedJudgeServer(answer=lambda text: "Someone walks in.", faults=["500", "429"]) as server:
         out = tmp_path / "preds.jsonl"
-        run = narrate_split(_options(sample_prepared_with_movies, out, backend="openai", model="gpt-test",
-                                     base_url=server.url, num_examples=2))  # fmt: skip
+        run = narrate_split(
+            _options(
+                sample_prepared_with_movies,
+                out,
+                backend="openai",
+                model="gpt-test",
+                base_url=server.url,
+                num_examples=2,
+            )
+        )
     assert run.complete and [line["narration"] for line in _lines(out)] == ["Someone walks in."] * 4
     assert len(server.requests) == 4 + 2  # two faults, each retried
     body = server.requests[-1]
@@ -140,11 +198,32 @@ def test_failed_clips_are_recorded_and_fail_the_command(sample_prepared_with_mov
     with ScriptedJudgeServer(answer=lambda text: "A narration.", faults=["400", "400"]) as server:
         out = tmp_path / "preds.jsonl"
         arguments = [
-            "narrate", "--backend", "openai", "--model", "m", "--base-url", server.url, "--dataset",
-            str(sample_prepared_with_movies), "--split", "train", "--movie-ids", MOVIE, "--max-samples", "6",
-            "--out", str(out), "--batch-size", "1", "--num-workers", "2", "--video-num-frames", "2",
-            "--num-examples", "0",
-        ]  # fmt: skip
+            "narrate",
+            "--backend",
+            "openai",
+            "--model",
+            "m",
+            "--base-url",
+            server.url,
+            "--dataset",
+            str(sample_prepared_with_movies),
+            "--split",
+            "train",
+            "--movie-ids",
+            MOVIE,
+            "--max-samples",
+            "6",
+            "--out",
+            str(out),
+            "--batch-size",
+            "1",
+            "--num-workers",
+            "2",
+            "--video-num-frames",
+            "2",
+            "--num-examples",
+            "0",
+        ]
         assert main(arguments) == 1
         record = json.loads(sidecar_path(out).read_text())
         failed = {f["clip_id"]: f["error"] for f in record["failures"]}
@@ -162,8 +241,16 @@ def test_failed_clips_are_recorded_and_fail_the_command(sample_prepared_with_mov
 def test_a_killed_run_resumes_where_it_stopped(sample_prepared_with_movies, tmp_path):
     out = tmp_path / "preds.jsonl"
     with ScriptedJudgeServer(answer=lambda text: "A narration.", latency=0.4) as server:
-        options = _options(sample_prepared_with_movies, out, backend="openai", model="m", base_url=server.url,
-                           num_examples=0, batch_size=1, concurrency=1)  # fmt: skip
+        options = _options(
+            sample_prepared_with_movies,
+            out,
+            backend="openai",
+            model="m",
+            base_url=server.url,
+            num_examples=0,
+            batch_size=1,
+            concurrency=1,
+        )
         script = (
             "import json, sys; from movie101v2_hf.narrate import NarrateOptions, narrate_split; "
             "narrate_split(NarrateOptions(**json.loads(sys.argv[1])))"
@@ -224,8 +311,16 @@ def test_vllm_backend_builds_multimodal_requests(sample_prepared_with_movies, ti
     model = AutoModelForImageTextToText.from_pretrained(tiny_vlm)
     get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(adapter)
     out = tmp_path / "preds.jsonl"
-    run = narrate_split(_options(sample_prepared_with_movies, out, backend="vllm", model=str(tiny_vlm),
-                                 adapter=str(adapter), tensor_parallel_size=2))  # fmt: skip
+    run = narrate_split(
+        _options(
+            sample_prepared_with_movies,
+            out,
+            backend="vllm",
+            model=str(tiny_vlm),
+            adapter=str(adapter),
+            tensor_parallel_size=2,
+        )
+    )
     assert run.complete and _lines(out)[0]["narration"] == "A narration."
     init = calls["init"]
     assert init["tensor_parallel_size"] == 2 and init["enable_lora"] and init["max_lora_rank"] == 4
@@ -244,16 +339,22 @@ def test_vllm_backend_builds_multimodal_requests(sample_prepared_with_movies, ti
 
 
 def _train_rows() -> Dataset:
-    return Dataset.from_dict({
-        "clip_id": ["a_0", "a_1", "b_0", "c_0"],
-        "movie_id": ["a", "a", "b", "c"],
-        "start": [0.0, 900.0, 50.0, 10.0],
-        "end": [10.0, 1000.0, 60.0, 20.0],
-        "narration": ["Tom opens the door.", "Tom and Ann dance at the wedding.", "Bob sits alone.",
-                      "Zed runs with Yan and Xu."],
-        "characters": [["Tom"], ["Tom", "Ann"], ["Bob"], ["Zed", "Yan", "Xu"]],
-        "cast": [["Tom", "Ann"], ["Tom", "Ann"], ["Bob", "Cy"], ["Zed", "Yan", "Xu"]],
-    })  # fmt: skip
+    return Dataset.from_dict(
+        {
+            "clip_id": ["a_0", "a_1", "b_0", "c_0"],
+            "movie_id": ["a", "a", "b", "c"],
+            "start": [0.0, 900.0, 50.0, 10.0],
+            "end": [10.0, 1000.0, 60.0, 20.0],
+            "narration": [
+                "Tom opens the door.",
+                "Tom and Ann dance at the wedding.",
+                "Bob sits alone.",
+                "Zed runs with Yan and Xu.",
+            ],
+            "characters": [["Tom"], ["Tom", "Ann"], ["Bob"], ["Zed", "Yan", "Xu"]],
+            "cast": [["Tom", "Ann"], ["Tom", "Ann"], ["Bob", "Cy"], ["Zed", "Yan", "Xu"]],
+        }
+    )
 
 
 def test_retrieval_matches_context_and_renames_characters():
@@ -274,8 +375,9 @@ def test_retrieval_matches_context_and_renames_characters():
     identified = index.narrate(early, genres=["Action"], movie_length=1000.0, identified=["P", "Q", "R"])
     assert identified == "P runs with Q and R."
     assert index.examples(query, 2, genres=["Romance"], movie_length=1000.0) == [
-        "Tom and Ann dance at the wedding.", "Bob sits alone.",
-    ]  # fmt: skip
+        "Tom and Ann dance at the wedding.",
+        "Bob sits alone.",
+    ]
 
 
 def test_rename_is_one_pass():
@@ -298,8 +400,14 @@ def test_retrieval_backend_on_the_mini_release(mini_prepared, tmp_path):
 
 def test_data_parallel_shards_merge_in_order(mini_prepared, tmp_path):
     out = tmp_path / "preds.jsonl"
-    options = NarrateOptions(dataset=str(mini_prepared), out=str(out), backend="retrieval", split="train",
-                             data_parallel_size=2, show_progress=False)  # fmt: skip
+    options = NarrateOptions(
+        dataset=str(mini_prepared),
+        out=str(out),
+        backend="retrieval",
+        split="train",
+        data_parallel_size=2,
+        show_progress=False,
+    )
     run = narrate_split(options)
     from datasets import load_dataset
 
@@ -310,9 +418,28 @@ def test_data_parallel_shards_merge_in_order(mini_prepared, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["preds.jsonl", "preds.run.json"]  # shards merged, removed
     assert narrate_split(options).complete  # a rerun finds it complete
     single = tmp_path / "single" / "preds.jsonl"
-    narrate_split(NarrateOptions(dataset=str(mini_prepared), out=str(single), backend="retrieval", split="train",
-                                 show_progress=False))  # fmt: skip
+    narrate_split(
+        NarrateOptions(
+            dataset=str(mini_prepared), out=str(single), backend="retrieval", split="train", show_progress=False
+        )
+    )
     assert single.read_text() == out.read_text()  # the shards narrate exactly as one process does
+
+
+def test_accelerate_launch_of_the_command_equals_one_process(mini_prepared, tmp_path):
+    # what a user runs on a multi-GPU node (on the CPU here: accelerate's multi-process mode starts torchrun)
+    out, single = tmp_path / "launched" / "preds.jsonl", tmp_path / "single" / "preds.jsonl"
+    common = ["narrate", "--backend", "retrieval", "--dataset", str(mini_prepared), "--split", "train",
+              "--no_show_progress"]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+              "-m", "movie101v2_hf.cli", *common, "--out", str(out)]
+    subprocess.run(launch, check=True, capture_output=True, timeout=300)
+    assert main([*common, "--out", str(single)]) == 0
+    assert out.read_text("utf-8") == single.read_text("utf-8")  # two ranks, merged in order, as one process
+    record = json.loads(sidecar_path(out).read_text())
+    assert record["complete"] and record["data_parallel_processes"] == 2
+    assert sorted(p.name for p in out.parent.iterdir()) == ["preds.jsonl", "preds.run.json"]
 
 
 # -- bench --------------------------------------------------------------------------------------------------------
@@ -320,8 +447,19 @@ def test_data_parallel_shards_merge_in_order(mini_prepared, tmp_path):
 
 def test_bench_skips_completed_steps(mini_prepared, tmp_path, capsys):
     run_dir = tmp_path / "runs" / "retrieval"
-    arguments = ["bench", "--backend", "retrieval", "--dataset", str(mini_prepared), "--out", str(run_dir),
-                 "--metrics", "bleu", "rouge", "rolef1"]  # fmt: skip
+    arguments = [
+        "bench",
+        "--backend",
+        "retrieval",
+        "--dataset",
+        str(mini_prepared),
+        "--out",
+        str(run_dir),
+        "--metrics",
+        "bleu",
+        "rouge",
+        "rolef1",
+    ]
     assert main(arguments) == 0
     first = capsys.readouterr().out
     assert "[1/3] narrate: retrieval" in first and "[2/3] evaluate: bleu" in first

@@ -61,26 +61,69 @@ def test_packaged_prompts(language):
 
 @pytest.mark.parametrize(
     ("answer", "expected"),
-    [("3,5", (3, 5)), ("3, 5", (3, 5)), ("3，5", (3, 5)), (" 0,0\n", (0, 0)), ("Environment: 3, Characters: 5", (3, 5)),
-     ("Characters: 1, Environment: 4", (4, 1)), ("环境：2，人物：3", (2, 3)), ("4,2. The candidate misses the car.", (4, 2)),
-     ("**3,4**", (3, 4)), ("6,2", None), ("3", None), ("I cannot judge this.", None), ("", None),
-     # forms judges write when they stray from "E,C": read right, or invalid, never another number
-     ("2/5, 4/5", (2, 4)), ("Environment: 2/5, Characters: 4/5", (2, 4)), ("2 out of 5, 4 out of 5", (2, 4)),
-     ("E=2 C=4", (2, 4)), ("E: 2, C: 4", (2, 4)), ("Env 2 Char 3", (2, 3)), ("3 4", (3, 4)),
-     ("-1", None), ("-1,-1", None), ("3.5", None), ("3.5, 4", None), ("4,2 and 3.5", None), ("3,4,5", None),
-     ("3/4", None), ("7/10, 8/10", None), ("Environment: 6, Characters: 2", None)],
-)  # fmt: skip
+    [
+        ("3,5", (3, 5)),
+        ("3, 5", (3, 5)),
+        ("3，5", (3, 5)),
+        (" 0,0\n", (0, 0)),
+        ("Environment: 3, Characters: 5", (3, 5)),
+        ("Characters: 1, Environment: 4", (4, 1)),
+        ("环境：2，人物：3", (2, 3)),
+        ("4,2. The candidate misses the car.", (4, 2)),
+        ("**3,4**", (3, 4)),
+        ("6,2", None),
+        ("3", None),
+        ("I cannot judge this.", None),
+        ("", None),
+        # forms judges write when they stray from "E,C": read right, or invalid, never another number
+        ("2/5, 4/5", (2, 4)),
+        ("Environment: 2/5, Characters: 4/5", (2, 4)),
+        ("2 out of 5, 4 out of 5", (2, 4)),
+        ("E=2 C=4", (2, 4)),
+        ("E: 2, C: 4", (2, 4)),
+        ("Env 2 Char 3", (2, 3)),
+        ("3 4", (3, 4)),
+        ("-1", None),
+        ("-1,-1", None),
+        ("3.5", None),
+        ("3.5, 4", None),
+        ("4,2 and 3.5", None),
+        ("3,4,5", None),
+        ("3/4", None),
+        ("7/10, 8/10", None),
+        ("Environment: 6, Characters: 2", None),
+    ],
+)
 def test_parse_l1(answer, expected):
     assert parse_l1(answer) == expected
 
 
 @pytest.mark.parametrize(
     ("answer", "expected"),
-    [("4", 4), (" 0 ", 0), ("Score: 3", 3), ("评分：5", 5), ("2. It misses the plot twist.", 2), ("3 - close", 3),
-     ("9", None), ("3,4", None), ("3.5", None), ("none", None),
-     ("2 out of 5", 2), ("4/5", 4), ("Score: 4/5", 4), ("Score is 4", 4), ("**4**", 4), ("4.", 4),
-     ("-1", None), ("0.5", None), ("7/10", None), ("3, 4", None), ("2 out of 10", None)],
-)  # fmt: skip
+    [
+        ("4", 4),
+        (" 0 ", 0),
+        ("Score: 3", 3),
+        ("评分：5", 5),
+        ("2. It misses the plot twist.", 2),
+        ("3 - close", 3),
+        ("9", None),
+        ("3,4", None),
+        ("3.5", None),
+        ("none", None),
+        ("2 out of 5", 2),
+        ("4/5", 4),
+        ("Score: 4/5", 4),
+        ("Score is 4", 4),
+        ("**4**", 4),
+        ("4.", 4),
+        ("-1", None),
+        ("0.5", None),
+        ("7/10", None),
+        ("3, 4", None),
+        ("2 out of 10", None),
+    ],
+)
 def test_parse_l2(answer, expected):
     assert parse_l2(answer) == expected
 
@@ -141,9 +184,11 @@ def test_rerun_is_served_from_the_cache(tmp_path):
     predictions, references = _pairs(20)
     with ScriptedJudgeServer() as server:
         judge = Judge(
-            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("zh"),
-            cache=JudgmentCache(tmp_path / "cache.sqlite"), show_progress=False,
-        )  # fmt: skip
+            OpenAIJudge(model="judge", base_url=server.url),
+            PromptSet.packaged("zh"),
+            cache=JudgmentCache(tmp_path / "cache.sqlite"),
+            show_progress=False,
+        )
         first = judge.score("l2", predictions, references)
         asked = len(server.requests)
         second = judge.score("l2", predictions, references)
@@ -186,9 +231,11 @@ def test_sigkill_keeps_every_answer_received(tmp_path, kill_after):
         assert sent - 2 <= kept <= sent
         server.requests.clear()
         result = Judge(
-            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"),
-            cache=JudgmentCache(cache_path), show_progress=False,
-        ).score("l1", predictions, references)  # fmt: skip
+            OpenAIJudge(model="judge", base_url=server.url),
+            PromptSet.packaged("en"),
+            cache=JudgmentCache(cache_path),
+            show_progress=False,
+        ).score("l1", predictions, references)
         asked = {request["messages"][0]["content"] for request in server.requests}
     assert result.judge_calls == len(server.requests) == 40 - kept  # only the rest is asked
     assert len(asked) == 40 - kept
@@ -198,13 +245,19 @@ def test_sigkill_keeps_every_answer_received(tmp_path, kill_after):
 def test_two_runs_share_one_cache_at_once(tmp_path):
     cache_path = tmp_path / "cache.sqlite"
     with ScriptedJudgeServer(latency=0.01) as server:
-        runs = [subprocess.Popen([sys.executable, "-c", _KILLED_JUDGE_SCRIPT, server.url, str(cache_path)])
-                for _ in range(2)]  # fmt: skip
+        runs = [
+            subprocess.Popen([sys.executable, "-c", _KILLED_JUDGE_SCRIPT, server.url, str(cache_path)])
+            for _ in range(2)
+        ]
         assert [run.wait(timeout=120) for run in runs] == [0, 0]
         assert len(JudgmentCache(cache_path)) == 40
         asked = len(server.requests)
-        result = Judge(OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"),
-                       cache=JudgmentCache(cache_path), show_progress=False).score("l1", *_pairs(40))  # fmt: skip
+        result = Judge(
+            OpenAIJudge(model="judge", base_url=server.url),
+            PromptSet.packaged("en"),
+            cache=JudgmentCache(cache_path),
+            show_progress=False,
+        ).score("l1", *_pairs(40))
         assert len(server.requests) == asked and result.judge_calls == 0  # a third run is all cache
     assert 40 <= asked <= 80 and result.per_sample == [{"env": 3, "char": 4}] * 40
 
@@ -218,8 +271,9 @@ def test_invalid_answers_are_asked_again_by_the_next_run(tmp_path):
 
     cache = JudgmentCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(answer=answer) as server:
-        judge = Judge(OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache,
-                      show_progress=False)  # fmt: skip
+        judge = Judge(
+            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache, show_progress=False
+        )
         first = judge.score("l2", predictions, references)
         assert first.num_invalid == 1 and len(server.requests) == 4  # three, and the invalid one asked once more
         replies["first"] = "2"  # the judge is fixed (or a better prompt)
@@ -233,8 +287,9 @@ def test_invalid_answers_are_asked_again_by_the_next_run(tmp_path):
 def test_the_cache_records_which_judge_answered(tmp_path):
     cache = JudgmentCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(served_model="judge-2025-06-01") as server:
-        result = Judge(OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache,
-                       show_progress=False).score("l2", *_pairs(2))  # fmt: skip
+        result = Judge(
+            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache, show_progress=False
+        ).score("l2", *_pairs(2))
     stored = cache.get("judge", result.prompt_version, "l2", "reference 0", "candidate 0")
     assert stored.answer == "3" and stored.scores == {"plot": 3}
     assert (stored.backend, stored.endpoint, stored.answered_by) == ("openai", server.url, "judge-2025-06-01")
@@ -247,8 +302,10 @@ def test_a_cache_of_an_older_version_is_upgraded(tmp_path):
 
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE judgments (key TEXT PRIMARY KEY, judge_model TEXT, prompt_version TEXT, metric TEXT, "
-               "answer TEXT, scores TEXT, created REAL)")  # fmt: skip
+    db.execute(
+        "CREATE TABLE judgments (key TEXT PRIMARY KEY, judge_model TEXT, prompt_version TEXT, metric TEXT, "
+        "answer TEXT, scores TEXT, created REAL)"
+    )
     key = JudgmentCache.key("m", "v", "l2", "r", "c")
     db.execute("INSERT INTO judgments VALUES (?, 'm', 'v', 'l2', '4', '{\"plot\": 4}', 0)", (key,))
     db.commit()
@@ -279,8 +336,7 @@ def test_a_hanging_judge_fails_in_bounded_time(tmp_path):
 
     cache = JudgmentCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(faults=["ok", "ok"] + ["slow"] * 50, slow_seconds=3) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=1,
-                              timeout=0.3)  # fmt: skip
+        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=1, timeout=0.3)
         begin = time.monotonic()
         with pytest.raises(JudgeUnavailableError, match="0.3 s timeout"):
             Judge(backend, PromptSet.packaged("en"), cache=cache, show_progress=False).score("l2", *_pairs(50))
@@ -329,8 +385,11 @@ def tiny_causal_lm(tmp_path_factory):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    corpus = [PromptSet.packaged(lang).render(m, reference="a b c", candidate="0 1 2 3 4 5 ,")
-              for lang in ("en", "zh") for m in ("l1", "l2")]  # fmt: skip
+    corpus = [
+        PromptSet.packaged(lang).render(m, reference="a b c", candidate="0 1 2 3 4 5 ,")
+        for lang in ("en", "zh")
+        for m in ("l1", "l2")
+    ]
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.train_from_iterator(
@@ -342,9 +401,18 @@ def tiny_causal_lm(tmp_path_factory):
     fast.chat_template = (
         "{% for m in messages %}<s>{{ m['content'] }}</s>{% endfor %}{% if add_generation_prompt %}<s>{% endif %}"
     )
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         pad_token_id=fast.pad_token_id, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+    )
     path = tmp_path_factory.mktemp("tiny-judge")
     LlamaForCausalLM(config).save_pretrained(path)
     fast.save_pretrained(path)

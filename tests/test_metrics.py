@@ -113,10 +113,23 @@ def tiny_bert(tmp_path_factory):
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     tokenizer.train_from_iterator(PREDICTIONS + REFERENCES, trainers.WordLevelTrainer(special_tokens=specials))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)  # fmt: skip
-    config = BertConfig(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)  # fmt: skip
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+    )
+    config = BertConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     path = tmp_path_factory.mktemp("tiny-bert")
     BertModel(config).save_pretrained(path)
     fast.save_pretrained(path)
@@ -151,8 +164,13 @@ def test_evaluate_load_from_the_checkout(name):
     module = evaluate.load(str(checkout))
     assert set(module.features) == {"predictions", "references"}
     if name == "movie_narration":
-        result = module.compute(predictions=PREDICTIONS, references=REFERENCES, metrics=["bleu", "rouge"],
-                                reference_characters=[["Cheng Yong"]] * 3, casts=[["Cheng Yong"]] * 3)  # fmt: skip
+        result = module.compute(
+            predictions=PREDICTIONS,
+            references=REFERENCES,
+            metrics=["bleu", "rouge"],
+            reference_characters=[["Cheng Yong"]] * 3,
+            casts=[["Cheng Yong"]] * 3,
+        )
         assert set(result) == {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L"}
         return
     with ScriptedJudgeServer() as server:
@@ -174,8 +192,15 @@ def test_evaluate_module_takes_the_judge_options():
 
     module = evaluate.load(str(Path(__file__).resolve().parents[1] / "metrics" / "l2_score"))
     with ScriptedJudgeServer(answer=lambda prompt: "3" if "sea" not in prompt else "unsure") as server:
-        result = module.compute(predictions=PREDICTIONS, references=REFERENCES, judge_url=server.url, timeout=5,
-                                retries=0, concurrency=2, max_invalid=0.0)  # fmt: skip
+        result = module.compute(
+            predictions=PREDICTIONS,
+            references=REFERENCES,
+            judge_url=server.url,
+            timeout=5,
+            retries=0,
+            concurrency=2,
+            max_invalid=0.0,
+        )
     assert result["num_invalid"] == 1 and result["complete"] is False
     assert result["problems"] == ["L2: 1 of 3 judgments invalid (33.3%, over --max-invalid 0.0%)"]
     with socket.socket() as probe:

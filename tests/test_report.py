@@ -28,8 +28,10 @@ def test_packaged_table4_equals_the_papers():
     assert len(packaged) == len(reported) == 20
     for row, ours in zip(reported, packaged):
         assert (ours["config"], ours["model"], ours["character_input"]) == (
-            row["config"], row["model"], row["character"] == "with",
-        )  # fmt: skip
+            row["config"],
+            row["model"],
+            row["character"] == "with",
+        )
         assert ours["scores"] == {k: float(row[k]) for k in ("L1-Env", "L1-Char", "L1", "L2")}
         assert ours["judge"] == TABLE4_JUDGE
     assert {r["config"] for r in paper_table4("zh")} == {"zh"} and len(paper_table4("en")) == 11
@@ -44,12 +46,22 @@ def test_packaged_table2_equals_the_papers():
 
 def _results(config, judge_model):
     return {
-        "dataset": "d", "config": config, "split": "test", "num_samples": 3, "predictions": "p.jsonl",
-        "package_version": "0", "complete": True, "problems": [],
+        "dataset": "d",
+        "config": config,
+        "split": "test",
+        "num_samples": 3,
+        "predictions": "p.jsonl",
+        "package_version": "0",
+        "complete": True,
+        "problems": [],
         "scores": {"BLEU-4": 1.0, "L1-Env": 20.0, "L1-Char": 30.0, "L1": 25.0, "L2": 35.0},
-        "judge": {"judge_model": judge_model, "judge_backend": "openai", "prompt_version": "official-x",
-                  "official_prompts": True},
-    }  # fmt: skip
+        "judge": {
+            "judge_model": judge_model,
+            "judge_backend": "openai",
+            "prompt_version": "official-x",
+            "official_prompts": True,
+        },
+    }
 
 
 @pytest.mark.parametrize("config", ["en", "zh"])

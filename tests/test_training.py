@@ -91,8 +91,14 @@ def test_placeholders_match_the_processor(processor, tiny_vlm, clips, attacher, 
 
 
 def test_a_long_clip_is_subsampled_over_its_whole_length(processor, indexed_movie):
-    row = {"clip_id": "m_long_00000", "movie_id": "m", "video": str(indexed_movie), "start": 0.5, "end": 11.5,
-           "narration": "A man walks."}  # fmt: skip
+    row = {
+        "clip_id": "m_long_00000",
+        "movie_id": "m",
+        "video": str(indexed_movie),
+        "start": 0.5,
+        "end": 11.5,
+        "narration": "A man walks.",
+    }
     settings = PromptSettings(video_fps=2.0, video_maxlen=4, max_portraits=0)
     collator = NarrationCollator(processor, settings)
     frames = collator.clip_inputs(row)["video"]
@@ -105,8 +111,14 @@ def test_a_long_clip_is_subsampled_over_its_whole_length(processor, indexed_movi
 
 
 def test_max_length_cuts_the_narration_never_the_prompt(processor, indexed_movie):
-    row = {"clip_id": "m_long_00000", "movie_id": "m", "video": str(indexed_movie), "start": 0.0, "end": 4.0,
-           "narration": "A man walks along the river and stops at the bridge."}  # fmt: skip
+    row = {
+        "clip_id": "m_long_00000",
+        "movie_id": "m",
+        "video": str(indexed_movie),
+        "start": 0.0,
+        "end": 4.0,
+        "narration": "A man walks along the river and stops at the bridge.",
+    }
     settings = PromptSettings(video_num_frames=4, max_portraits=0)
     full = NarrationCollator(processor, settings)([row])
     prompt_length = int((full["labels"][0] == IGNORE_INDEX).sum())
@@ -122,9 +134,10 @@ def test_names_found_on_screen_lead_the_prompt(processor, clips, attacher):
     row = dict(clips[0], faces=["Niu Niu"])
     default = NarrationCollator(processor, PromptSettings(video_num_frames=2, max_portraits=2), portraits=attacher)
     hooked = NarrationCollator(
-        processor, PromptSettings(video_num_frames=2, max_portraits=2, identified_characters_column="faces"),
+        processor,
+        PromptSettings(video_num_frames=2, max_portraits=2, identified_characters_column="faces"),
         portraits=attacher,
-    )  # fmt: skip
+    )
     cast = [portrait["name"] for portrait in attacher.portraits(MOVIE, [])]
     name = cast[-1]  # the last in billing order: not among the default portraits
     row["faces"] = [name]
@@ -158,8 +171,10 @@ def test_lora_targets_the_language_model_and_trains_the_projector(tiny_vlm):
 
     model = AutoModelForImageTextToText.from_pretrained(tiny_vlm)
     assert find_modules(model) == {
-        "vision": ["model.visual"], "projector": ["model.visual.merger"], "language": ["model.language_model"]
-    }  # fmt: skip
+        "vision": ["model.visual"],
+        "projector": ["model.visual.merger"],
+        "language": ["model.language_model"],
+    }
     config = lora_config(model, ModelConfig(lora_r=4, lora_alpha=8))
     targeted = [name for name, _ in model.named_modules() if re.fullmatch(config.target_modules, name)]
     assert targeted and all(name.startswith("model.language_model.") for name in targeted)
@@ -174,14 +189,31 @@ def test_lora_targets_the_language_model_and_trains_the_projector(tiny_vlm):
 
 def _recipe(tmp_path: Path, model: Path, dataset: Path, **overrides) -> Path:
     config = {
-        "model_name_or_path": str(model), "use_peft": True, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
-        "dataset_name": str(dataset), "dataset_config": "en", "movie_ids": [MOVIE], "max_train_samples": 4,
-        "video_num_frames": 4, "max_portraits": 2, "per_device_train_batch_size": 2, "learning_rate": 1.0e-2,
+        "model_name_or_path": str(model),
+        "use_peft": True,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+        "dataset_name": str(dataset),
+        "dataset_config": "en",
+        "movie_ids": [MOVIE],
+        "max_train_samples": 4,
+        "video_num_frames": 4,
+        "max_portraits": 2,
+        "per_device_train_batch_size": 2,
+        "learning_rate": 1.0e-2,
         # a random 0.1M-parameter model needs its output layer trained to overfit in 20 steps
         "lora_modules_to_save": ["lm_head", "model.visual.merger"],
-        "lr_scheduler_type": "constant", "logging_steps": 1, "save_strategy": "no", "report_to": "none",
-        "max_length": 512, "use_cpu": True, "dataloader_num_workers": 0, "seed": 0, "max_steps": 20,
-    }  # fmt: skip
+        "lr_scheduler_type": "constant",
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "max_length": 512,
+        "use_cpu": True,
+        "dataloader_num_workers": 0,
+        "seed": 0,
+        "max_steps": 20,
+    }
     config.update(overrides)
     path = tmp_path / "recipe.yaml"
     import yaml
@@ -191,8 +223,14 @@ def _recipe(tmp_path: Path, model: Path, dataset: Path, **overrides) -> Path:
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(cwd / "cache"),
-           "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_DATASETS_CACHE": str(cwd / "cache"),
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+    }
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     return result
@@ -203,11 +241,27 @@ def trained(tiny_vlm, sample_prepared_with_movies, tmp_path_factory):
     """The output folder of one real run of recipes/sft_lora.py that overfits four clips."""
     work = tmp_path_factory.mktemp("train")
     results = work / "results.json"
-    results.write_text(json.dumps({
-        "dataset": "my-org/movie101v2", "config": "en", "split": "test", "num_samples": 2227, "complete": True,
-        "scores": {"L1": 41.5, "L1-Env": 45.0, "L1-Char": 38.0, "L2": 30.2, "BLEU-4": 1.1, "CIDEr": 12.3, "L1-invalid": 2},
-        "judge": {"judge_model": "meta-llama/Llama-3.1-70B-Instruct"},
-    }))  # fmt: skip
+    results.write_text(
+        json.dumps(
+            {
+                "dataset": "my-org/movie101v2",
+                "config": "en",
+                "split": "test",
+                "num_samples": 2227,
+                "complete": True,
+                "scores": {
+                    "L1": 41.5,
+                    "L1-Env": 45.0,
+                    "L1-Char": 38.0,
+                    "L2": 30.2,
+                    "BLEU-4": 1.1,
+                    "CIDEr": 12.3,
+                    "L1-invalid": 2,
+                },
+                "judge": {"judge_model": "meta-llama/Llama-3.1-70B-Instruct"},
+            }
+        )
+    )
     recipe = _recipe(
         work, tiny_vlm, sample_prepared_with_movies, output_dir=str(work / "out"), eval_results=str(results)
     )
@@ -220,8 +274,16 @@ def test_the_recipe_overfits_and_saves_everything(trained):
     state = json.loads((trained / "trainer_state.json").read_text())
     losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
     assert len(losses) == 20 and sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3, losses
-    for name in ("adapter_config.json", "adapter_model.safetensors", "processor_config.json", "tokenizer.json",
-                 "chat_template.jinja", "movie101v2_prompt.json", "training_settings.json", "README.md"):  # fmt: skip
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "processor_config.json",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "movie101v2_prompt.json",
+        "training_settings.json",
+        "README.md",
+    ):
         assert (trained / name).is_file(), name
     adapter = json.loads((trained / "adapter_config.json").read_text())
     assert adapter["modules_to_save"] == ["lm_head", "model.visual.merger"] and adapter["r"] == 8
@@ -259,16 +321,44 @@ def test_the_card_has_a_valid_model_index(trained):
 @pytest.mark.slow
 def test_two_processes_stream_disjoint_clips_and_resume(tiny_vlm, sample_prepared_with_movies, tmp_path):
     faces = tmp_path / "faces.jsonl"  # names found on screen (as `movie101v2 faces` writes them) go into the prompt
-    faces.write_text("".join(json.dumps({"clip_id": f"{MOVIE}_long_{i:05d}", "characters": ["Somebody"]}) + "\n"
-                             for i in range(4)))  # fmt: skip
-    recipe = _recipe(tmp_path, tiny_vlm, sample_prepared_with_movies, output_dir=str(tmp_path / "out"),
-                     per_device_train_batch_size=1, dataset_streaming=True, record_clip_ids=True, max_steps=2,
-                     save_strategy="steps", save_steps=2, logging_steps=1, faces_file=str(faces))  # fmt: skip
+    faces.write_text(
+        "".join(json.dumps({"clip_id": f"{MOVIE}_long_{i:05d}", "characters": ["Somebody"]}) + "\n" for i in range(4))
+    )
+    recipe = _recipe(
+        tmp_path,
+        tiny_vlm,
+        sample_prepared_with_movies,
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=1,
+        dataset_streaming=True,
+        record_clip_ids=True,
+        max_steps=2,
+        save_strategy="steps",
+        save_steps=2,
+        logging_steps=1,
+        faces_file=str(faces),
+    )
     # accelerate's --cpu alone starts one process without an MPI host file; --multi_gpu starts torchrun's
     # two processes, which the recipe's use_cpu puts on the CPU with the gloo backend.
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-              str(RECIPE), "--config", str(recipe)]  # fmt: skip
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "0",
+        str(RECIPE),
+        "--config",
+        str(recipe),
+    ]
     first = _run(launch, cwd=tmp_path)
     assert "sharded by batch" in first.stdout + first.stderr
     seen = [set((tmp_path / "out" / "seen_clips" / f"rank-{rank}.txt").read_text().split()) for rank in (0, 1)]
@@ -276,8 +366,18 @@ def test_two_processes_stream_disjoint_clips_and_resume(tiny_vlm, sample_prepare
     assert seen[0] | seen[1] <= {f"{MOVIE}_long_{i:05d}" for i in range(4)}
     assert json.loads((tmp_path / "out" / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
 
-    _run(launch + ["--max_steps", "3", "--save_steps", "1", "--resume_from_checkpoint", str(tmp_path / "out" / "checkpoint-2")],
-         cwd=tmp_path)  # fmt: skip
+    _run(
+        launch
+        + [
+            "--max_steps",
+            "3",
+            "--save_steps",
+            "1",
+            "--resume_from_checkpoint",
+            str(tmp_path / "out" / "checkpoint-2"),
+        ],
+        cwd=tmp_path,
+    )
     state = json.loads((tmp_path / "out" / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
     assert not (tmp_path / "out" / "checkpoint-1").exists()  # it went on from step 2, not from 0
@@ -430,8 +530,13 @@ def test_stream_steps_come_from_the_card(sample_prepared_with_movies, tmp_path):
     from movie101v2_hf.training import stream_steps
 
     stream = load_clips(str(sample_prepared_with_movies), "en", "train", streaming=True)
-    args = SFTConfig(output_dir=str(tmp_path), num_train_epochs=3, per_device_train_batch_size=2,
-                     gradient_accumulation_steps=4, use_cpu=True)  # fmt: skip
+    args = SFTConfig(
+        output_dir=str(tmp_path),
+        num_train_epochs=3,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=4,
+        use_cpu=True,
+    )
     train_clips = len(load_clips(str(sample_prepared_with_movies), "en", "train"))
     assert stream_steps(stream, args) == -(-3 * train_clips // 8)
     assert stream_steps(stream, args, max_samples=16) == 6

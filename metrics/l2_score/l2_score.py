@@ -76,7 +76,14 @@ class L2Score(evaluate.Metric):
     ):
         if judge is None:
             judge = build_judge(
-                language=language, backend=judge_backend, model=judge_model, url=judge_url, release=release,
-                cache=cache, concurrency=concurrency, timeout=timeout, retries=retries,
-            )  # fmt: skip
+                language=language,
+                backend=judge_backend,
+                model=judge_model,
+                url=judge_url,
+                release=release,
+                cache=cache,
+                concurrency=concurrency,
+                timeout=timeout,
+                retries=retries,
+            )
         return judge_metric("l2", predictions, references, judge, max_invalid=max_invalid)

@@ -86,6 +86,13 @@ class MovieNarration(evaluate.Metric):
                 retries=retries,
             )
         return narration_metrics(
-            predictions, references, language=language, metrics=metrics, reference_characters=reference_characters,
-            casts=casts, bertscore_model=bertscore_model, judge=judge, max_invalid=max_invalid,
-        )  # fmt: skip
+            predictions,
+            references,
+            language=language,
+            metrics=metrics,
+            reference_characters=reference_characters,
+            casts=casts,
+            bertscore_model=bertscore_model,
+            judge=judge,
+            max_invalid=max_invalid,
+        )

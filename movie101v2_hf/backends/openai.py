@@ -116,9 +116,17 @@ class OpenAIBackend:
 
     @classmethod
     def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
-        return cls(options.model, settings, portraits, base_url=options.base_url, examples=examples,
-                   num_examples=options.num_examples, max_new_tokens=options.max_new_tokens,
-                   concurrency=options.concurrency, max_retries=options.request_retries)  # fmt: skip
+        return cls(
+            options.model,
+            settings,
+            portraits,
+            base_url=options.base_url,
+            examples=examples,
+            num_examples=options.num_examples,
+            max_new_tokens=options.max_new_tokens,
+            concurrency=options.concurrency,
+            max_retries=options.request_retries,
+        )
 
     def __post_init__(self) -> None:
         self.client = ChatClient(self.base_url, max_retries=self.max_retries, timeout=self.timeout)

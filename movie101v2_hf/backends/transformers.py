@@ -30,8 +30,15 @@ class TransformersBackend:
 
     @classmethod
     def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
-        return cls(options.model, settings, portraits, adapter=options.adapter, max_new_tokens=options.max_new_tokens,
-                   device=options.device, dtype=options.dtype)  # fmt: skip
+        return cls(
+            options.model,
+            settings,
+            portraits,
+            adapter=options.adapter,
+            max_new_tokens=options.max_new_tokens,
+            device=options.device,
+            dtype=options.dtype,
+        )
 
     def __post_init__(self) -> None:
         self.processor = load_processor(self.model, self.adapter)

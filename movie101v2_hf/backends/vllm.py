@@ -40,8 +40,15 @@ class VLLMBackend:
 
     @classmethod
     def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
-        return cls(options.model, settings, portraits, adapter=options.adapter, max_new_tokens=options.max_new_tokens,
-                   tensor_parallel_size=options.tensor_parallel_size, max_model_len=options.max_model_len)  # fmt: skip
+        return cls(
+            options.model,
+            settings,
+            portraits,
+            adapter=options.adapter,
+            max_new_tokens=options.max_new_tokens,
+            tensor_parallel_size=options.tensor_parallel_size,
+            max_model_len=options.max_model_len,
+        )
 
     def __post_init__(self) -> None:
         self.processor = load_processor(self.model, self.adapter)
@@ -68,7 +75,10 @@ class VLLMBackend:
                 model=model,
                 tensor_parallel_size=self.tensor_parallel_size,
                 max_model_len=self.max_model_len,
-                limit_mm_per_prompt={"image": settings.max_portraits + tiles, "video": int(settings.input_mode == "video")},
+                limit_mm_per_prompt={
+                    "image": settings.max_portraits + tiles,
+                    "video": int(settings.input_mode == "video"),
+                },
                 seed=0,
                 **lora,
                 **self.llm_kwargs,

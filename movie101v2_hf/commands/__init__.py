@@ -13,7 +13,16 @@ from .push_dataset import PushDataset
 from .push_model import PushModel
 
 COMMANDS: tuple[type[Command], ...] = (
-    Prepare, PushDataset, PushModel, Narrate, Evaluate, Bench, Faces, MiniRelease, Demo, Env,
-)  # fmt: skip
+    Prepare,
+    PushDataset,
+    PushModel,
+    Narrate,
+    Evaluate,
+    Bench,
+    Faces,
+    MiniRelease,
+    Demo,
+    Env,
+)
 
 __all__ = ["COMMANDS", "Command"]

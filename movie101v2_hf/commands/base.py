@@ -59,12 +59,17 @@ def apply_config_file(argv: list[str], parsers: dict[str, argparse.ArgumentParse
     """
     command = next((token for token in argv if token in parsers), None)
     for k, token in enumerate(argv):
-        value = token.split("=", 1)[1] if token.startswith("--config=") else (
-            argv[k + 1] if token == "--config" and k + 1 < len(argv) else None)  # fmt: skip
+        value = (
+            token.split("=", 1)[1]
+            if token.startswith("--config=")
+            else (argv[k + 1] if token == "--config" and k + 1 < len(argv) else None)
+        )
         if value is None or not value.endswith((".yaml", ".yml")):
             continue
         if command is None:
-            raise ConfigFileError("--config FILE.yaml goes after a command, e.g. `movie101v2 narrate --config FILE.yaml`.")
+            raise ConfigFileError(
+                "--config FILE.yaml goes after a command, e.g. `movie101v2 narrate --config FILE.yaml`."
+            )
         _set_defaults(parsers[command], Path(value), command)
         return argv[:k] + argv[k + (1 if "=" in token else 2) :]
     return argv

@@ -30,9 +30,15 @@ class Bench(Command):
         narrate = options_from(args, NarrateOptions)
         scoring = options_from(args, ScoringOptions)
         judge = scoring.build_judge(config_language(narrate.config))
-        summary = run_bench(narrate, narrate.out, metrics=scoring.metric_names(judge), judge=judge,
-                            bertscore_model=scoring.bertscore_model, baselines=scoring.baselines,
-                            max_invalid=scoring.max_invalid)  # fmt: skip
+        summary = run_bench(
+            narrate,
+            narrate.out,
+            metrics=scoring.metric_names(judge),
+            judge=judge,
+            bertscore_model=scoring.bertscore_model,
+            baselines=scoring.baselines,
+            max_invalid=scoring.max_invalid,
+        )
         if summary["results"] is not None:
             print_scores(summary["results"])
         return 0 if summary["complete"] or (narrate.allow_failures and summary["results"] is not None) else 1

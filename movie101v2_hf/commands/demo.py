@@ -26,7 +26,9 @@ class Demo(Command):
         parser.add_argument("--num-clips", type=int, default=4, help="Clips on the contact sheet (default: 4).")
         parser.add_argument("--num-frames", type=int, default=8, help="Frames per clip (default: 8).")
         parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (default: 2).")
-        judge = parser.add_argument_group("LLM judge: adds L1/L2 to the benchmark loop (official prompts with --release)")
+        judge = parser.add_argument_group(
+            "LLM judge: adds L1/L2 to the benchmark loop (official prompts with --release)"
+        )
         judge.add_argument("--judge-backend", choices=JUDGE_BACKENDS.names())
         judge.add_argument("--judge-model", help="Default: the paper's judge for English.")
         judge.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
@@ -37,8 +39,21 @@ class Demo(Command):
             raise ValueError("--videos needs --release (the mini-release brings its own movies).")
         judge = None
         if args.judge_backend:
-            judge = build_judge(language="en", backend=args.judge_backend, model=args.judge_model, url=args.judge_url,
-                                release=args.release)  # fmt: skip
-        run_demo(args.out, release=args.release, videos=args.videos, split=args.split, num_clips=args.num_clips,
-                 num_frames=args.num_frames, num_workers=args.num_workers, judge=judge)  # fmt: skip
+            judge = build_judge(
+                language="en",
+                backend=args.judge_backend,
+                model=args.judge_model,
+                url=args.judge_url,
+                release=args.release,
+            )
+        run_demo(
+            args.out,
+            release=args.release,
+            videos=args.videos,
+            split=args.split,
+            num_clips=args.num_clips,
+            num_frames=args.num_frames,
+            num_workers=args.num_workers,
+            judge=judge,
+        )
         return 0

@@ -10,8 +10,23 @@ from importlib.metadata import PackageNotFoundError, version
 from .. import __version__
 from .base import Command
 
-_PACKAGES = ("datasets", "huggingface_hub", "pyarrow", "torch", "torchvision", "torchcodec", "transformers", "trl",
-             "peft", "accelerate", "evaluate", "openai", "vllm", "insightface", "onnxruntime")  # fmt: skip
+_PACKAGES = (
+    "datasets",
+    "huggingface_hub",
+    "pyarrow",
+    "torch",
+    "torchvision",
+    "torchcodec",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "evaluate",
+    "openai",
+    "vllm",
+    "insightface",
+    "onnxruntime",
+)
 
 
 class Env(Command):

@@ -34,10 +34,17 @@ class Evaluate(Command):
         options = options_from(args, EvaluateOptions)
         judge = options.build_judge(config_language(options.config))
         results = evaluate_predictions(
-            options.predictions, options.dataset, out=options.out, config=options.config, split=options.split,
-            metrics=options.metric_names(judge), judge=judge, bertscore_model=options.bertscore_model,
-            baselines=options.baselines, max_invalid=options.max_invalid,
-        )  # fmt: skip
+            options.predictions,
+            options.dataset,
+            out=options.out,
+            config=options.config,
+            split=options.split,
+            metrics=options.metric_names(judge),
+            judge=judge,
+            bertscore_model=options.bertscore_model,
+            baselines=options.baselines,
+            max_invalid=options.max_invalid,
+        )
         print_scores(results)
         print(f"\nWrote {options.out}/results.json, per_sample.jsonl and report.html")
         return 0 if results["complete"] else 1

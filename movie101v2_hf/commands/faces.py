@@ -24,8 +24,10 @@ class Faces(Command):
     def run(args: argparse.Namespace) -> int:
         options = options_from(args, FacesOptions)
         record = identify_split(options)
-        print(f"{record['num_written']:,}/{record['num_items']:,} clips in {options.out}; portraits embedded "
-              f"{record['portraits']['embedded']}, from cache {record['portraits']['from_cache']}")  # fmt: skip
+        print(
+            f"{record['num_written']:,}/{record['num_items']:,} clips in {options.out}; portraits embedded "
+            f"{record['portraits']['embedded']}, from cache {record['portraits']['from_cache']}"
+        )
         for failure in record["failures"][:3]:
             print(f"failed: {failure['clip_id']}: {failure['error']}")
         if options.evaluate:

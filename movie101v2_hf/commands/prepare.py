@@ -15,8 +15,12 @@ class Prepare(Command):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--release", required=True, help="Root of a copy of the Movie101 repository "
-                            "(the folder holding Movie101v2/), or its Movie101v2/data folder.")  # fmt: skip
+        parser.add_argument(
+            "--release",
+            required=True,
+            help="Root of a copy of the Movie101 repository "
+            "(the folder holding Movie101v2/), or its Movie101v2/data folder.",
+        )
         parser.add_argument("--out", required=True, help="Folder to write (Parquet shards and a README).")
         videos = parser.add_mutually_exclusive_group()
         videos.add_argument("--videos", help="Folder of <movie_id>.mp4; clip rows then carry a `video` column.")
@@ -27,8 +31,15 @@ class Prepare(Command):
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        prepared = prepare_dataset(args.release, args.out, videos=args.videos, video_base=args.video_base,
-                                   configs=args.configs, split_file=args.split_file, overwrite=args.overwrite)  # fmt: skip
+        prepared = prepare_dataset(
+            args.release,
+            args.out,
+            videos=args.videos,
+            video_base=args.video_base,
+            configs=args.configs,
+            split_file=args.split_file,
+            overwrite=args.overwrite,
+        )
         print(prepared.summary())
         print(f'Wrote {prepared.path}. Load it with: datasets.load_dataset("{prepared.path}", "en")')
         return 0

@@ -141,8 +141,12 @@ def prepare_dataset(
             movie_ids = builder.split_movie_ids()
             result.counts[name] = {}
             splits, download_size = SplitDict(), 0
-            with tqdm(total=sum(map(len, movie_ids.values())), desc=f"prepare {name}", unit="movie",
-                      disable=not show_progress) as progress:  # fmt: skip
+            with tqdm(
+                total=sum(map(len, movie_ids.values())),
+                desc=f"prepare {name}",
+                unit="movie",
+                disable=not show_progress,
+            ) as progress:
                 for split in SPLITS:
                     rows = []
                     for movie_id in movie_ids[split]:

@@ -78,14 +78,38 @@ def make_movie(
         f"format=yuv420p,geq=lum='{_LEVEL_BASE}+{_LEVEL_STEP}*{digit}':cb=128:cr=128"
     )
     command = [
-        require_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"{pattern}=size={width}x{height}:rate={fps}:duration={duration}",
-        "-f", "lavfi", "-i", band,
-        "-filter_complex", "[0:v][1:v]overlay=0:H-h:shortest=1,format=yuv420p",
-        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20",
-        "-g", str(max(1, round(keyframe_interval * fps))), "-keyint_min", str(max(1, round(keyframe_interval * fps))),
-        "-sc_threshold", "0", "-movflags", "+faststart", "-an", str(tmp),
-    ]  # fmt: skip
+        require_ffmpeg(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{pattern}=size={width}x{height}:rate={fps}:duration={duration}",
+        "-f",
+        "lavfi",
+        "-i",
+        band,
+        "-filter_complex",
+        "[0:v][1:v]overlay=0:H-h:shortest=1,format=yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "20",
+        "-g",
+        str(max(1, round(keyframe_interval * fps))),
+        "-keyint_min",
+        str(max(1, round(keyframe_interval * fps))),
+        "-sc_threshold",
+        "0",
+        "-movflags",
+        "+faststart",
+        "-an",
+        str(tmp),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -124,15 +148,43 @@ class _Role:
 
 
 _CASTS = [
-    [_Role("1001", "王一", "林夏", "Lin Xia"), _Role("1002", "李二", "周明", "Zhou Ming"), _Role("1003", "张三", "老陈", "Old Chen")],
-    [_Role("2001", "赵四", "苏晴", "Su Qing"), _Role("2002", "钱五", "高远", "Gao Yuan"), _Role("2003", "孙六", "阿婆", "Granny")],
-    [_Role("3001", "周七", "方舟", "Fang Zhou"), _Role("3002", "吴八", "小雨", "Xiao Yu"), _Role("3003", "郑九", "马队长", "Captain Ma")],
-    [_Role("4001", "冯十", "叶青", "Ye Qing"), _Role("4002", "陈一", "白露", "Bai Lu"), _Role("4003", "褚二", "老何", "Old He")],
-]  # fmt: skip
-_PLACES = [("In a narrow alley", "狭窄的小巷"), ("On a rooftop at dusk", "黄昏的屋顶"), ("In a crowded market", "拥挤的集市"),
-           ("In a quiet kitchen", "安静的厨房"), ("On a train platform", "火车站台"), ("By the river", "河岸边")]  # fmt: skip
-_ACTIONS = [("walks toward", "走向"), ("looks at", "看着"), ("hands a letter to", "把一封信递给"),
-            ("waits for", "等着"), ("smiles at", "对着微笑"), ("turns away from", "转身离开")]  # fmt: skip
+    [
+        _Role("1001", "王一", "林夏", "Lin Xia"),
+        _Role("1002", "李二", "周明", "Zhou Ming"),
+        _Role("1003", "张三", "老陈", "Old Chen"),
+    ],
+    [
+        _Role("2001", "赵四", "苏晴", "Su Qing"),
+        _Role("2002", "钱五", "高远", "Gao Yuan"),
+        _Role("2003", "孙六", "阿婆", "Granny"),
+    ],
+    [
+        _Role("3001", "周七", "方舟", "Fang Zhou"),
+        _Role("3002", "吴八", "小雨", "Xiao Yu"),
+        _Role("3003", "郑九", "马队长", "Captain Ma"),
+    ],
+    [
+        _Role("4001", "冯十", "叶青", "Ye Qing"),
+        _Role("4002", "陈一", "白露", "Bai Lu"),
+        _Role("4003", "褚二", "老何", "Old He"),
+    ],
+]
+_PLACES = [
+    ("In a narrow alley", "狭窄的小巷"),
+    ("On a rooftop at dusk", "黄昏的屋顶"),
+    ("In a crowded market", "拥挤的集市"),
+    ("In a quiet kitchen", "安静的厨房"),
+    ("On a train platform", "火车站台"),
+    ("By the river", "河岸边"),
+]
+_ACTIONS = [
+    ("walks toward", "走向"),
+    ("looks at", "看着"),
+    ("hands a letter to", "把一封信递给"),
+    ("waits for", "等着"),
+    ("smiles at", "对着微笑"),
+    ("turns away from", "转身离开"),
+]
 _MOVIES = [  # id, title, year as the release writes it, genre, split
     ("mini-0001", "小巷灯火 无障碍版", "2019", ["剧情"], "train"),
     ("mini-0002", "屋顶之上（无障碍解说版）", 2021, [], "train"),
@@ -270,10 +322,35 @@ def make_face_movie(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial.mp4")
     command = [
-        require_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-        "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-c:v", "libx264", "-preset", "ultrafast",
-        "-crf", "4", "-pix_fmt", "yuv420p", "-g", str(fps), "-movflags", "+faststart", str(tmp),
-    ]  # fmt: skip
+        require_ffmpeg(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{width}x{height}",
+        "-r",
+        str(fps),
+        "-i",
+        "-",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "4",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(fps),
+        "-movflags",
+        "+faststart",
+        str(tmp),
+    ]
     scaled = {}
     frames = []
     for index in range(round(duration * fps)):

@@ -97,10 +97,18 @@ def run_bench(
     else:
         log(f"[2/3] evaluate: {', '.join(metrics)}")
         results = evaluate_predictions(
-            predictions, options.dataset, out=out, config=options.config, split=options.split, metrics=metrics,
-            judge=judge, bertscore_model=bertscore_model, baselines=baselines,
-            missing_as_empty=options.allow_failures, max_invalid=max_invalid,
-        )  # fmt: skip
+            predictions,
+            options.dataset,
+            out=out,
+            config=options.config,
+            split=options.split,
+            metrics=metrics,
+            judge=judge,
+            bertscore_model=bertscore_model,
+            baselines=baselines,
+            missing_as_empty=options.allow_failures,
+            max_invalid=max_invalid,
+        )
         summary["steps"]["evaluate"] = "ran"
     summary["results"] = results
 

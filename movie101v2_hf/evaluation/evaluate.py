@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,47 +89,88 @@ def build_judge(
     else:
         judgment_cache = JudgmentCache(default_cache_path() if cache in (None, True) else cache)
     return Judge(
-        make_backend(backend, model, **options), prompts, cache=judgment_cache, rejudge_invalid=rejudge_invalid,
+        make_backend(backend, model, **options),
+        prompts,
+        cache=judgment_cache,
+        rejudge_invalid=rejudge_invalid,
         show_progress=show_progress,
-    )  # fmt: skip
+    )
 
 
 @dataclass(kw_only=True)
 class ScoringOptions:
     """How `evaluate` and `bench` score: the metrics and the LLM judge (the command line is built from these)."""
 
-    metrics: list[str] | None = field(default=None, metadata={"help": "Default: bleu meteor rouge cider rolef1, "
-                                      "plus l1 l2 when a judge is configured; also bertscore (with "
-                                      "--bertscore-model)."})  # fmt: skip
-    judge_backend: str | None = field(default=None, metadata={"help": "Enables L1 and L2.",
-                                                              "choices": JUDGE_BACKENDS.names()})  # fmt: skip
+    metrics: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Default: bleu meteor rouge cider rolef1, "
+            "plus l1 l2 when a judge is configured; also bertscore (with "
+            "--bertscore-model)."
+        },
+    )
+    judge_backend: str | None = field(
+        default=None, metadata={"help": "Enables L1 and L2.", "choices": JUDGE_BACKENDS.names()}
+    )
     judge_model: str | None = field(default=None, metadata={"help": "Default: the paper's judge for the language."})
     judge_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server."})
     judge_concurrency: int = field(default=16, metadata={"help": "Concurrent requests (openai backend)."})
     judge_timeout: float = field(default=120.0, metadata={"help": "Seconds per request attempt (openai)."})
-    judge_retries: int = field(default=4, metadata={"help": "Retries of a request on 429/5xx/timeouts/connection "
-                               "errors; after 3 requests in a row fail for good, the run stops (openai)."})  # fmt: skip
-    max_invalid: float = field(default=DEFAULT_MAX_INVALID, metadata={"help": "Fraction of invalid judgments a "
-                               "metric may have and still be complete (default 0.05); above it the run is "
-                               "incomplete and exits 1."})  # fmt: skip
-    rejudge_invalid: bool = field(default=True, metadata={"help": "Ask the judge again for pairs whose cached "
-                                  "answer was invalid (default: yes; --no-rejudge-invalid keeps them)."})  # fmt: skip
+    judge_retries: int = field(
+        default=4,
+        metadata={
+            "help": "Retries of a request on 429/5xx/timeouts/connection "
+            "errors; after 3 requests in a row fail for good, the run stops (openai)."
+        },
+    )
+    max_invalid: float = field(
+        default=DEFAULT_MAX_INVALID,
+        metadata={
+            "help": "Fraction of invalid judgments a "
+            "metric may have and still be complete (default 0.05); above it the run is "
+            "incomplete and exits 1."
+        },
+    )
+    rejudge_invalid: bool = field(
+        default=True,
+        metadata={
+            "help": "Ask the judge again for pairs whose cached "
+            "answer was invalid (default: yes; --no-rejudge-invalid keeps them)."
+        },
+    )
     release: str | None = field(default=None, metadata={"help": "A copy of the release: its official judge prompts."})
-    judge_cache: str | None = field(default=None, metadata={"help": "SQLite file of cached judgments (default: the "
-                                    "user's cache, $MOVIE101V2_HF_CACHE/judgments.sqlite, shared by every run)."})  # fmt: skip
+    judge_cache: str | None = field(
+        default=None,
+        metadata={
+            "help": "SQLite file of cached judgments (default: the "
+            "user's cache, $MOVIE101V2_HF_CACHE/judgments.sqlite, shared by every run)."
+        },
+    )
     bertscore_model: str | None = field(default=None, metadata={"help": "Local model folder for BERTScore."})
-    baselines: str | None = field(default=None, metadata={"help": "JSON file of reference results to put beside "
-                                  "this run (default: the paper's Table 4 rows of the config)."})  # fmt: skip
+    baselines: str | None = field(
+        default=None,
+        metadata={
+            "help": "JSON file of reference results to put beside "
+            "this run (default: the paper's Table 4 rows of the config)."
+        },
+    )
 
     def build_judge(self, language: str) -> Judge | None:
         """The judge these options describe, or None without `judge_backend`."""
         if not self.judge_backend:
             return None
         return build_judge(
-            language=language, backend=self.judge_backend, model=self.judge_model, url=self.judge_url,
-            release=self.release, cache=self.judge_cache, concurrency=self.judge_concurrency,
-            timeout=self.judge_timeout, retries=self.judge_retries, rejudge_invalid=self.rejudge_invalid,
-        )  # fmt: skip
+            language=language,
+            backend=self.judge_backend,
+            model=self.judge_model,
+            url=self.judge_url,
+            release=self.release,
+            cache=self.judge_cache,
+            concurrency=self.judge_concurrency,
+            timeout=self.judge_timeout,
+            retries=self.judge_retries,
+            rejudge_invalid=self.rejudge_invalid,
+        )
 
     def metric_names(self, judge: Judge | None) -> list[str]:
         """The metrics to compute: as given, else the classic ones and RoleF1, plus L1 and L2 with a judge."""
@@ -141,8 +183,9 @@ class EvaluateOptions(ScoringOptions):
 
     predictions: str = field(metadata={"help": 'JSONL lines {"clip_id": ..., "narration": ...}.'})
     dataset: str = field(metadata={"help": "A prepared folder or Hub id."})
-    config: str = field(default="en", metadata={"help": "A single-language clip config.",
-                                               "choices": SINGLE_LANGUAGE_CONFIGS})  # fmt: skip
+    config: str = field(
+        default="en", metadata={"help": "A single-language clip config.", "choices": SINGLE_LANGUAGE_CONFIGS}
+    )
     split: str = field(default="test", metadata={"help": "train, validation or test.", "choices": SPLITS})
     out: str = field(metadata={"help": "Folder for results.json, per_sample.jsonl and report.html."})
 
@@ -195,8 +238,12 @@ def narration_metrics(
     out: dict[str, Any] = {}
     if any(m in CLASSIC for m in metrics):
         scores = caption_scores(predictions, references, language=language, meteor="meteor" in metrics)
-        wanted = {"bleu": ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"), "meteor": ("METEOR",), "rouge": ("ROUGE-L",),
-                  "cider": ("CIDEr",)}  # fmt: skip
+        wanted = {
+            "bleu": ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"),
+            "meteor": ("METEOR",),
+            "rouge": ("ROUGE-L",),
+            "cider": ("CIDEr",),
+        }
         out.update({name: scores[name] for m in CLASSIC if m in metrics for name in wanted[m]})
     if "bertscore" in metrics:
         if not bertscore_model:
@@ -232,11 +279,13 @@ def load_predictions(path: str | Path) -> dict[str, str]:
         try:
             clip_id, narration = row["clip_id"], row["narration"]
         except (KeyError, TypeError) as err:
-            raise FileFormatError(f'expected a JSON object with "clip_id" and "narration" ({err})', path=path,
-                                  line=number) from None  # fmt: skip
+            raise FileFormatError(
+                f'expected a JSON object with "clip_id" and "narration" ({err})', path=path, line=number
+            ) from None
         if not isinstance(narration, str):
-            raise FileFormatError(f'"narration" must be a string, got {type(narration).__name__}', path=path,
-                                  line=number)  # fmt: skip
+            raise FileFormatError(
+                f'"narration" must be a string, got {type(narration).__name__}', path=path, line=number
+            )
         if clip_id in predictions:
             duplicates.append(str(clip_id))
         predictions[str(clip_id)] = narration
@@ -270,7 +319,6 @@ def match_predictions(
 
 def file_sha256(path: str | Path) -> str:
     """The SHA-256 of a file: what `results.json` records of the predictions it scored."""
-    import hashlib
 
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -320,9 +368,16 @@ def evaluate_predictions(
     )
     references = rows["narration"]
     scores = narration_metrics(
-        candidates, references, language=language, metrics=metrics, reference_characters=rows["characters"],
-        casts=rows["cast"], bertscore_model=bertscore_model, judge=judge, max_invalid=max_invalid,
-    )  # fmt: skip
+        candidates,
+        references,
+        language=language,
+        metrics=metrics,
+        reference_characters=rows["characters"],
+        casts=rows["cast"],
+        bertscore_model=bertscore_model,
+        judge=judge,
+        max_invalid=max_invalid,
+    )
     judged = {m: scores.pop(m) for m in ("l1", "l2") if m in scores}
     flat = dict(scores)
     provenance: dict[str, Any] = {}
@@ -332,17 +387,32 @@ def evaluate_predictions(
         flat[f"{metric.upper()}-failed"] = result["num_failed"]
         provenance = {
             k: result[k]
-            for k in ("judge_model", "judge_backend", "judge_endpoint", "answered_by", "prompt_version",
-                      "official_prompts")
-        }  # fmt: skip
+            for k in (
+                "judge_model",
+                "judge_backend",
+                "judge_endpoint",
+                "answered_by",
+                "prompt_version",
+                "official_prompts",
+            )
+        }
     problems = [problem for result in judged.values() for problem in result["problems"]]
     results = {
-        "dataset": dataset, "config": config, "split": split, "num_samples": len(clip_ids),
-        "predictions": str(predictions_path), "predictions_sha256": file_sha256(predictions_path),
-        "num_missing": sum(c not in predictions for c in clip_ids), "metrics": list(metrics),
-        "scores": flat, "complete": not problems, "problems": problems, "max_invalid": max_invalid,
-        "judge": provenance or None, "package_version": __version__,
-    }  # fmt: skip
+        "dataset": dataset,
+        "config": config,
+        "split": split,
+        "num_samples": len(clip_ids),
+        "predictions": str(predictions_path),
+        "predictions_sha256": file_sha256(predictions_path),
+        "num_missing": sum(c not in predictions for c in clip_ids),
+        "metrics": list(metrics),
+        "scores": flat,
+        "complete": not problems,
+        "problems": problems,
+        "max_invalid": max_invalid,
+        "judge": provenance or None,
+        "package_version": __version__,
+    }
     out = Path(out)
     lines = []
     for i, clip_id in enumerate(clip_ids):

@@ -16,6 +16,7 @@ The PTB tokenizer and METEOR run on Java. All scores are reported x100.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,6 @@ def tokenize(texts: Sequence[str], *, language: str) -> list[str]:
 
 
 def _require_java() -> None:
-    import shutil
 
     require("pycocoevalcap", extra="metrics", feature="BLEU, METEOR, ROUGE-L and CIDEr")
     if shutil.which("java") is None:
@@ -59,8 +59,9 @@ def _require_java() -> None:
         )
 
 
-def caption_scores(predictions: Sequence[str], references: Sequence[str], *, language: str = "en",
-                   meteor: bool = True) -> dict[str, float]:  # fmt: skip
+def caption_scores(
+    predictions: Sequence[str], references: Sequence[str], *, language: str = "en", meteor: bool = True
+) -> dict[str, float]:
     """Corpus BLEU-1..4, METEOR, ROUGE-L and CIDEr (x100), one reference per prediction.
 
     Example:

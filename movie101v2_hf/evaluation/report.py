@@ -99,8 +99,9 @@ def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | P
     out.mkdir(parents=True, exist_ok=True)
     scores: dict[str, Any] = results["scores"]
     references = load_baselines(baselines, results["config"])
-    _bar_chart(results, [("this run", scores)] + [(baseline_label(e), e["scores"]) for e in references],
-               out / "scores.png")  # fmt: skip
+    _bar_chart(
+        results, [("this run", scores)] + [(baseline_label(e), e["scores"]) for e in references], out / "scores.png"
+    )
 
     def cell(value: Any) -> str:
         return "" if value is None else (f"{value:.2f}" if isinstance(value, float) else html.escape(str(value)))

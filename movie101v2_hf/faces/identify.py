@@ -208,8 +208,10 @@ class CastBank:
                     logger.warning(
                         "No face found in the portrait of %s (movie %s, actor id %s): this character cannot be "
                         "identified. Replace the portrait with a frontal face photo to include them.",
-                        member[name_key], row["movie_id"], member["actor_id"],
-                    )  # fmt: skip
+                        member[name_key],
+                        row["movie_id"],
+                        member["actor_id"],
+                    )
                     continue
                 names.append(member[name_key])
                 vectors.append(vector)
@@ -248,8 +250,10 @@ class FaceSettings:
         max_frames: at most this many frames per clip (a longer clip is subsampled over its whole length).
     """
 
-    threshold: float = field(default=DEFAULT_THRESHOLD, metadata={"help": "Cosine similarity a face needs to "
-                             f"its closest portrait (default {DEFAULT_THRESHOLD})."})  # fmt: skip
+    threshold: float = field(
+        default=DEFAULT_THRESHOLD,
+        metadata={"help": f"Cosine similarity a face needs to its closest portrait (default {DEFAULT_THRESHOLD})."},
+    )
     max_cast: int | None = field(default=None, metadata={"help": "Match against the first K billed cast members."})
     min_frames: int = field(default=1, metadata={"help": "Frames a character must be found in."})
     fps: float = field(default=1.0, metadata={"help": "Frames per second of clip (default 1, as the paper)."})
@@ -314,15 +318,23 @@ class FaceIdentifier:
             for face in self.analyzer.faces(frame.permute(1, 2, 0).numpy()):
                 matched = match_face(face.embedding, cast, self.settings)
                 name, similarity = matched if matched else (None, None)
-                detections.append({
-                    "time": round(float(seconds), 3), "box": [round(v, 1) for v in face.box],
-                    "det_score": round(face.det_score, 4), "character": name, "similarity": similarity,
-                })  # fmt: skip
+                detections.append(
+                    {
+                        "time": round(float(seconds), 3),
+                        "box": [round(v, 1) for v in face.box],
+                        "det_score": round(face.det_score, 4),
+                        "character": name,
+                        "similarity": similarity,
+                    }
+                )
                 if name is not None:
                     best[name] = max(best.get(name, -1.0), similarity)
                     seen.setdefault(name, set()).add(float(seconds))
         identified = sorted((n for n in best if len(seen[n]) >= self.settings.min_frames), key=lambda n: (-best[n], n))
         return {
-            "clip_id": row["clip_id"], "characters": identified, "scores": {n: best[n] for n in identified},
-            "frames": [round(float(t), 3) for t in times], "detections": detections,
-        }  # fmt: skip
+            "clip_id": row["clip_id"],
+            "characters": identified,
+            "scores": {n: best[n] for n in identified},
+            "frames": [round(float(t), 3) for t in times],
+            "detections": detections,
+        }

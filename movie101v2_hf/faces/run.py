@@ -45,22 +45,37 @@ class FacesOptions(FaceSettings):
     """
 
     dataset: str = field(metadata={"help": "A prepared folder or Hub id (prepared with --videos)."})
-    model_dir: str = field(metadata={"help": "A local insightface model pack, e.g. ~/.insightface/models/buffalo_l "
-                           "(non-commercial research use only); nothing is downloaded."})  # fmt: skip
+    model_dir: str = field(
+        metadata={
+            "help": "A local insightface model pack, e.g. ~/.insightface/models/buffalo_l "
+            "(non-commercial research use only); nothing is downloaded."
+        }
+    )
     out: str = field(metadata={"help": "JSONL, one line per clip; a rerun resumes."})
-    config: str = field(default="en", metadata={"help": "Names in this config's language.",
-                                               "choices": SINGLE_LANGUAGE_CONFIGS})  # fmt: skip
+    config: str = field(
+        default="en", metadata={"help": "Names in this config's language.", "choices": SINGLE_LANGUAGE_CONFIGS}
+    )
     split: str = field(default="test", metadata={"help": "train, validation or test.", "choices": SPLITS})
     det_size: int = field(default=DEFAULT_DET_SIZE, metadata={"help": "Detector input side (default 640)."})
     det_thresh: float = field(default=DEFAULT_DET_THRESH, metadata={"help": "Detection score threshold."})
     movie_ids: list[str] | None = field(default=None, metadata={"help": "Only these movies."})
     max_samples: int | None = field(default=None, metadata={"help": "Only the first N clips."})
-    cache_dir: str | None = field(default=None, metadata={"help": "Portrait embedding cache (default: "
-                                  "$MOVIE101V2_HF_CACHE/faces, else ~/.cache/huggingface/movie101v2_hf/faces)."})  # fmt: skip
+    cache_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Portrait embedding cache (default: "
+            "$MOVIE101V2_HF_CACHE/faces, else ~/.cache/huggingface/movie101v2_hf/faces)."
+        },
+    )
     num_workers: int = field(default=2, metadata={"help": "DataLoader workers decoding frames."})
     overwrite: bool = field(default=False, metadata={"help": "Start again instead of resuming."})
-    evaluate: bool = field(default=False, metadata={"help": "Then report precision, recall and F1 against the "
-                           "characters marked in the reference narrations (the paper's test)."})  # fmt: skip
+    evaluate: bool = field(
+        default=False,
+        metadata={
+            "help": "Then report precision, recall and F1 against the "
+            "characters marked in the reference narrations (the paper's test)."
+        },
+    )
     show_progress: bool = field(default=True, metadata={"help": "Show progress bars."})
 
     @property
@@ -71,10 +86,16 @@ class FacesOptions(FaceSettings):
     def run_settings(self, fingerprint: str) -> dict[str, Any]:
         """What identifies the output (compared when resuming)."""
         return {
-            "dataset": self.dataset, "config": self.config, "split": self.split, "model": fingerprint,
-            "det_size": self.det_size, "det_thresh": self.det_thresh, "movie_ids": self.movie_ids,
-            "max_samples": self.max_samples, **asdict(self.settings),
-        }  # fmt: skip
+            "dataset": self.dataset,
+            "config": self.config,
+            "split": self.split,
+            "model": fingerprint,
+            "det_size": self.det_size,
+            "det_thresh": self.det_thresh,
+            "movie_ids": self.movie_ids,
+            "max_samples": self.max_samples,
+            **asdict(self.settings),
+        }
 
 
 class _DecodeClips:
@@ -107,11 +128,23 @@ def identify_split(options: FacesOptions) -> dict[str, Any]:
 
     logger.info(MODEL_LICENSE_NOTE)
     analyzer = FaceAnalyzer(options.model_dir, det_size=options.det_size, det_thresh=options.det_thresh)
-    clips = load_split(options.dataset, options.config, options.split, needs_video=True,
-                       movie_ids=options.movie_ids, max_samples=options.max_samples)  # fmt: skip
+    clips = load_split(
+        options.dataset,
+        options.config,
+        options.split,
+        needs_video=True,
+        movie_ids=options.movie_ids,
+        max_samples=options.max_samples,
+    )
     movies = concatenate_datasets(list(load_dataset(options.dataset, "movies").values()))
-    bank = CastBank.build(analyzer, movies, language=options.config[:2], cache_dir=options.cache_dir,
-                          movie_ids=sorted(set(clips["movie_id"])), show_progress=options.show_progress)  # fmt: skip
+    bank = CastBank.build(
+        analyzer,
+        movies,
+        language=options.config[:2],
+        cache_dir=options.cache_dir,
+        movie_ids=sorted(set(clips["movie_id"])),
+        show_progress=options.show_progress,
+    )
     identifier = FaceIdentifier(analyzer, bank, options.settings)
     extra = {
         "portraits_without_face": {m: c.missing for m, c in bank.casts.items() if c.missing},
@@ -120,10 +153,15 @@ def identify_split(options: FacesOptions) -> dict[str, Any]:
     }
     settings = options.run_settings(analyzer.fingerprint)
     with ResumableRun(options.out, settings, clips["clip_id"], overwrite=options.overwrite, extra=extra) as run:
-        loader = torch.utils.data.DataLoader(clips.select(run.pending), batch_size=1,
-                                             num_workers=options.num_workers, collate_fn=_DecodeClips(identifier))  # fmt: skip
-        with tqdm(total=len(clips), initial=len(run.done), unit="clip", desc="faces",
-                  disable=not options.show_progress) as bar:  # fmt: skip
+        loader = torch.utils.data.DataLoader(
+            clips.select(run.pending),
+            batch_size=1,
+            num_workers=options.num_workers,
+            collate_fn=_DecodeClips(identifier),
+        )
+        with tqdm(
+            total=len(clips), initial=len(run.done), unit="clip", desc="faces", disable=not options.show_progress
+        ) as bar:
             for row, decoded in loader:
                 if isinstance(decoded, Exception):
                     run.fail(row["clip_id"], f"{type(decoded).__name__}: {decoded}")

@@ -32,8 +32,9 @@ class JudgeBackend(Protocol):
     model: str
     endpoint: str | None
 
-    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None
-                 ) -> list[str | None]: ...  # fmt: skip
+    def generate(
+        self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None
+    ) -> list[str | None]: ...
 
 
 @JUDGE_BACKENDS.register("openai")
@@ -71,8 +72,7 @@ class OpenAIJudge:
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
 
-    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None
-                 ) -> list[str | None]:  # fmt: skip
+    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None) -> list[str | None]:
         client = ChatClient(self.base_url, self.api_key_env, self.max_retries, self.timeout)
         stop = threading.Event()
         lock = threading.Lock()
@@ -148,8 +148,7 @@ class TransformersJudge:
             self._loaded = (tokenizer, model)
         return self._loaded
 
-    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None
-                 ) -> list[str | None]:  # fmt: skip
+    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None) -> list[str | None]:
         import torch
 
         tokenizer, model = self._load()
@@ -202,13 +201,14 @@ class VLLMJudge:
             from vllm import LLM
 
             self._engine = LLM(
-                model=self.model, tensor_parallel_size=self.tensor_parallel_size, max_model_len=self.max_model_len,
+                model=self.model,
+                tensor_parallel_size=self.tensor_parallel_size,
+                max_model_len=self.max_model_len,
                 **self.llm_kwargs,
-            )  # fmt: skip
+            )
         return self._engine
 
-    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None
-                 ) -> list[str | None]:  # fmt: skip
+    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None) -> list[str | None]:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 

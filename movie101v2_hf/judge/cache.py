@@ -25,10 +25,18 @@ def default_cache_path() -> Path:
 
 # column -> SQL type; columns after the first seven were added later and are added to older caches on open
 _CACHE_COLUMNS = {
-    "key": "TEXT PRIMARY KEY", "judge_model": "TEXT", "prompt_version": "TEXT", "metric": "TEXT", "answer": "TEXT",
-    "scores": "TEXT", "created": "REAL", "backend": "TEXT", "endpoint": "TEXT", "answered_by": "TEXT",
+    "key": "TEXT PRIMARY KEY",
+    "judge_model": "TEXT",
+    "prompt_version": "TEXT",
+    "metric": "TEXT",
+    "answer": "TEXT",
+    "scores": "TEXT",
+    "created": "REAL",
+    "backend": "TEXT",
+    "endpoint": "TEXT",
+    "answered_by": "TEXT",
     "package_version": "TEXT",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,9 @@ class JudgmentCache:
         parts = json.dumps([judge_model, prompt_version, metric, reference, candidate], ensure_ascii=False)
         return hashlib.sha256(parts.encode()).hexdigest()
 
-    def get(self, judge_model: str, prompt_version: str, metric: str, reference: str, candidate: str
-            ) -> CachedJudgment | None:  # fmt: skip
+    def get(
+        self, judge_model: str, prompt_version: str, metric: str, reference: str, candidate: str
+    ) -> CachedJudgment | None:
         """The stored judgment, or None."""
         with self._lock:
             row = self._db.execute(
@@ -92,20 +101,39 @@ class JudgmentCache:
         answer, scores, backend, endpoint, answered_by = row
         return CachedJudgment(answer, json.loads(scores) if scores else None, backend, endpoint, answered_by)
 
-    def put(self, judge_model: str, prompt_version: str, metric: str, reference: str, candidate: str,
-            answer: str, scores: dict[str, int] | None, *, backend: str | None = None, endpoint: str | None = None,
-            answered_by: str | None = None) -> None:  # fmt: skip
+    def put(
+        self,
+        judge_model: str,
+        prompt_version: str,
+        metric: str,
+        reference: str,
+        candidate: str,
+        answer: str,
+        scores: dict[str, int] | None,
+        *,
+        backend: str | None = None,
+        endpoint: str | None = None,
+        answered_by: str | None = None,
+    ) -> None:
         """Store one judgment and commit it (a later answer to the same pair replaces it)."""
         row = {
-            "key": self.key(judge_model, prompt_version, metric, reference, candidate), "judge_model": judge_model,
-            "prompt_version": prompt_version, "metric": metric, "answer": answer,
-            "scores": json.dumps(scores) if scores else None, "created": time.time(), "backend": backend,
-            "endpoint": endpoint, "answered_by": answered_by, "package_version": __version__,
-        }  # fmt: skip
+            "key": self.key(judge_model, prompt_version, metric, reference, candidate),
+            "judge_model": judge_model,
+            "prompt_version": prompt_version,
+            "metric": metric,
+            "answer": answer,
+            "scores": json.dumps(scores) if scores else None,
+            "created": time.time(),
+            "backend": backend,
+            "endpoint": endpoint,
+            "answered_by": answered_by,
+            "package_version": __version__,
+        }
         names = ", ".join(row)
         with self._lock:
-            self._db.execute(f"INSERT OR REPLACE INTO judgments ({names}) VALUES ({', '.join('?' * len(row))})",
-                             tuple(row.values()))  # fmt: skip
+            self._db.execute(
+                f"INSERT OR REPLACE INTO judgments ({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+            )
             self._db.commit()
 
     def __len__(self) -> int:

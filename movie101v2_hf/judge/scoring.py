@@ -146,14 +146,25 @@ class Judge:
                 answered_by.add(cached.answered_by or model)
         calls = 0
         lock = threading.Lock()
-        with tqdm(total=len(predictions), initial=len(predictions) - len(todo), desc=f"judging {metric.upper()}",
-                  unit="pair", disable=not self.show_progress) as progress:  # fmt: skip
+        with tqdm(
+            total=len(predictions),
+            initial=len(predictions) - len(todo),
+            desc=f"judging {metric.upper()}",
+            unit="pair",
+            disable=not self.show_progress,
+        ) as progress:
             pending = todo
             for attempt in range(2):  # the first answer, and one more ask for the unparseable ones
                 retry: list[int] = []
 
-                def store(k: int, reply: str | None, by: str | None, batch: list[int] = pending,
-                          retry: list[int] = retry, first: bool = attempt == 0) -> None:  # fmt: skip
+                def store(
+                    k: int,
+                    reply: str | None,
+                    by: str | None,
+                    batch: list[int] = pending,
+                    retry: list[int] = retry,
+                    first: bool = attempt == 0,
+                ) -> None:
                     # called as each answer arrives (from the backend's threads): durable before the next one
                     i = batch[k]
                     parsed = parse_answer(metric, reply)
@@ -166,8 +177,18 @@ class Judge:
                         else:
                             progress.update(1)
                     if reply is not None and self.cache is not None:
-                        self.cache.put(model, version, metric, references[i], predictions[i], reply, parsed,
-                                       backend=backend.name, endpoint=backend.endpoint, answered_by=by)  # fmt: skip
+                        self.cache.put(
+                            model,
+                            version,
+                            metric,
+                            references[i],
+                            predictions[i],
+                            reply,
+                            parsed,
+                            backend=backend.name,
+                            endpoint=backend.endpoint,
+                            answered_by=by,
+                        )
 
                 if not pending:
                     break
@@ -178,9 +199,16 @@ class Judge:
                 backend.generate(prompts, metric=metric, on_answer=store)
                 pending = sorted(retry)
         return JudgeResult(
-            metric=metric, per_sample=scores, answers=answers,
+            metric=metric,
+            per_sample=scores,
+            answers=answers,
             num_invalid=sum(1 for a, s in zip(answers, scores) if a is not None and s is None),
-            num_failed=sum(1 for a in answers if a is None), judge_model=model, backend=backend.name,
-            prompt_version=version, official_prompts=self.prompts.official, judge_calls=calls,
-            endpoint=backend.endpoint, answered_by=sorted(answered_by),
-        )  # fmt: skip
+            num_failed=sum(1 for a in answers if a is None),
+            judge_model=model,
+            backend=backend.name,
+            prompt_version=version,
+            official_prompts=self.prompts.official,
+            judge_calls=calls,
+            endpoint=backend.endpoint,
+            answered_by=sorted(answered_by),
+        )

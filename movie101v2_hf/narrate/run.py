@@ -51,16 +51,25 @@ class NarrateOptions(PromptOverrides):
 
     dataset: str = field(metadata={"help": "A prepared folder or Hub id (prepared with --videos)."})
     out: str = field(metadata={"help": "Predictions JSONL; its run record goes to OUT.run.json. A rerun resumes."})
-    model: str | None = field(default=None, metadata={"help": "Model id or folder (the served name for openai); not "
-                              "for retrieval."})  # fmt: skip
-    backend: str = field(default="transformers", metadata={"help": "transformers (any machine), vllm (GPU, fast), "
-                         "openai (a server), retrieval (no model).", "choices": BACKENDS.names()})  # fmt: skip
-    adapter: str | None = field(default=None, metadata={"help": "A LoRA adapter of recipes/sft_lora.py; its "
-                                "prompt settings apply."})  # fmt: skip
-    config: str = field(default="en", metadata={"help": "A single-language clip config.",
-                                               "choices": SINGLE_LANGUAGE_CONFIGS})  # fmt: skip
-    split: str = field(default="test", metadata={"help": "train, validation or test.",
-                                                "choices": ("train", "validation", "test")})  # fmt: skip
+    model: str | None = field(
+        default=None, metadata={"help": "Model id or folder (the served name for openai); not for retrieval."}
+    )
+    backend: str = field(
+        default="transformers",
+        metadata={
+            "help": "transformers (any machine), vllm (GPU, fast), openai (a server), retrieval (no model).",
+            "choices": BACKENDS.names(),
+        },
+    )
+    adapter: str | None = field(
+        default=None, metadata={"help": "A LoRA adapter of recipes/sft_lora.py; its prompt settings apply."}
+    )
+    config: str = field(
+        default="en", metadata={"help": "A single-language clip config.", "choices": SINGLE_LANGUAGE_CONFIGS}
+    )
+    split: str = field(
+        default="test", metadata={"help": "train, validation or test.", "choices": ("train", "validation", "test")}
+    )
     movie_ids: list[str] | None = field(default=None, metadata={"help": "Only these movies (a quick check)."})
     max_samples: int | None = field(default=None, metadata={"help": "Only the first N clips (a quick check)."})
     batch_size: int = field(default=4, metadata={"help": "Clips per generate call."})
@@ -68,22 +77,39 @@ class NarrateOptions(PromptOverrides):
     max_new_tokens: int = field(default=256, metadata={"help": "Narration length cap."})
     retries: int = field(default=1, metadata={"help": "Extra attempts for a failed clip."})
     overwrite: bool = field(default=False, metadata={"help": "Start again instead of resuming."})
-    allow_failures: bool = field(default=False, metadata={"help": "Exit 0 even if clips failed (listed in the "
-                                 "run record; bench scores them as empty narrations)."})  # fmt: skip
+    allow_failures: bool = field(
+        default=False,
+        metadata={
+            "help": "Exit 0 even if clips failed (listed in the run record; bench scores them as empty narrations)."
+        },
+    )
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model copy (vllm)."})
-    data_parallel_size: int = field(default=1, metadata={"help": "Model copies, one `accelerate launch` process "
-                                    "each on its own GPUs and share of clips (any backend)."})  # fmt: skip
+    data_parallel_size: int = field(
+        default=1,
+        metadata={
+            "help": "Model copies, one `accelerate launch` process "
+            "each on its own GPUs and share of clips (any backend)."
+        },
+    )
     max_model_len: int | None = field(default=32768, metadata={"help": "Context length (vllm)."})
-    base_url: str = field(default="http://localhost:8000/v1", metadata={"help": "The server's /v1 URL (openai); "
-                          "key from OPENAI_API_KEY."})  # fmt: skip
+    base_url: str = field(
+        default="http://localhost:8000/v1",
+        metadata={"help": "The server's /v1 URL (openai); key from OPENAI_API_KEY."},
+    )
     concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
     num_examples: int = field(default=3, metadata={"help": "Training narrations as in-context examples (openai)."})
     request_retries: int = field(default=4, metadata={"help": "Retries of a request on 429/5xx/timeouts (openai)."})
-    device: str | None = field(default=None, metadata={"help": "transformers: cuda, cpu, ... (default: cuda when "
-                               "available)."})  # fmt: skip
+    device: str | None = field(
+        default=None, metadata={"help": "transformers: cuda, cpu, ... (default: cuda when available)."}
+    )
     dtype: str = field(default="auto", metadata={"help": "transformers: model dtype."})
-    faces: str | None = field(default=None, metadata={"help": "A `movie101v2 faces` output: list the names it "
-                              "found on screen in each clip's prompt (off by default)."})  # fmt: skip
+    faces: str | None = field(
+        default=None,
+        metadata={
+            "help": "A `movie101v2 faces` output: list the names it "
+            "found on screen in each clip's prompt (off by default)."
+        },
+    )
     show_progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
     def __post_init__(self) -> None:
@@ -98,8 +124,20 @@ class NarrateOptions(PromptOverrides):
 
     def run_settings(self) -> dict[str, Any]:
         """What identifies the predictions (compared when resuming): not batch size, workers or paths."""
-        keys = ("dataset", "model", "backend", "adapter", "config", "split", "movie_ids", "max_samples",
-                "max_new_tokens", "num_examples", "data_parallel_size", "faces")  # fmt: skip
+        keys = (
+            "dataset",
+            "model",
+            "backend",
+            "adapter",
+            "config",
+            "split",
+            "movie_ids",
+            "max_samples",
+            "max_new_tokens",
+            "num_examples",
+            "data_parallel_size",
+            "faces",
+        )
         return {key: getattr(self, key) for key in keys}
 
 
@@ -178,12 +216,23 @@ def run_narration(
     builder = backend.builder()
     with ResumableRun(out, settings, clips["clip_id"], overwrite=overwrite) as run:
         todo = clips.select(run.pending)
-        loader = torch.utils.data.DataLoader(todo, batch_size=batch_size, num_workers=num_workers,
-                                             collate_fn=_BatchMaker(builder),
-                                             prefetch_factor=4 if num_workers else None)  # fmt: skip
+        loader = torch.utils.data.DataLoader(
+            todo,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            collate_fn=_BatchMaker(builder),
+            prefetch_factor=4 if num_workers else None,
+        )
         position = {clip_id: i for i, clip_id in enumerate(todo["clip_id"])}
-        with tqdm(total=len(clips), initial=len(run.done), unit="clip", desc=f"narrate {Path(out).name}",
-                  disable=not show_progress, position=progress_position, dynamic_ncols=True) as bar:  # fmt: skip
+        with tqdm(
+            total=len(clips),
+            initial=len(run.done),
+            unit="clip",
+            desc=f"narrate {Path(out).name}",
+            disable=not show_progress,
+            position=progress_position,
+            dynamic_ncols=True,
+        ) as bar:
             for clip_ids, payload, prepare_failures in loader:
                 results: dict[str, Any] = {c: _Described(e) for c, e in prepare_failures.items()}
                 if clip_ids:
@@ -266,8 +315,14 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
     if options.data_parallel_size > 1 and world == 1:
         return launch_data_parallel(options)
     state = _rank_state(options) if world > 1 else None
-    clips = load_split(options.dataset, options.config, options.split, needs_video=BACKENDS.get(options.backend)
-                       .needs_frames, movie_ids=options.movie_ids, max_samples=options.max_samples)  # fmt: skip
+    clips = load_split(
+        options.dataset,
+        options.config,
+        options.split,
+        needs_video=BACKENDS.get(options.backend).needs_frames,
+        movie_ids=options.movie_ids,
+        max_samples=options.max_samples,
+    )
     out = options.out
     if state is not None:
         with state.split_between_processes(list(range(len(clips)))) as share:
@@ -283,14 +338,23 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
             f"The prompt lists names found on screen (column {column!r}, as the adapter was trained), but the clips "
             "have no such column: pass --faces FACES.jsonl (a `movie101v2 faces` output)."
         )
-    run_settings = {**options.run_settings(), "prompt": asdict(settings) if settings else None,
-                    "backend_settings": backend.describe()}  # fmt: skip
+    run_settings = {
+        **options.run_settings(),
+        "prompt": asdict(settings) if settings else None,
+        "backend_settings": backend.describe(),
+    }
     record = run_narration(
-        backend, clips, out, settings=run_settings, batch_size=options.batch_size,
-        num_workers=options.num_workers if backend.needs_frames else 0, retries=options.retries,
-        overwrite=options.overwrite, show_progress=options.show_progress,
+        backend,
+        clips,
+        out,
+        settings=run_settings,
+        batch_size=options.batch_size,
+        num_workers=options.num_workers if backend.needs_frames else 0,
+        retries=options.retries,
+        overwrite=options.overwrite,
+        show_progress=options.show_progress,
         progress_position=state.process_index if state is not None else 0,
-    )  # fmt: skip
+    )
     if state is None:
         return record
     state.wait_for_everyone()  # every shard is written
@@ -319,8 +383,13 @@ def _gpus() -> list[str]:
     if (devices := os.environ.get("CUDA_VISIBLE_DEVICES")) is not None:
         return [d for d in devices.split(",") if d]
     try:
-        listed = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
-                                text=True, timeout=30, check=True).stdout  # fmt: skip
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return [line.strip() for line in listed.splitlines() if line.strip()]
@@ -364,9 +433,25 @@ def launch_data_parallel(options: NarrateOptions) -> RunRecord:
             f"{count * options.tensor_parallel_size} GPUs; {len(gpus)} are visible."
         )
     # --multi_gpu is accelerate's multi-process mode (torchrun); without GPUs its ranks run on the CPU
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(count),
-               "--num_machines", "1", "--multi_gpu", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", "0", "-m", "movie101v2_hf.narrate.run", json.dumps(asdict(options))]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(count),
+        "--num_machines",
+        "1",
+        "--multi_gpu",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "0",
+        "-m",
+        "movie101v2_hf.narrate.run",
+        json.dumps(asdict(options)),
+    ]
     code = subprocess.run(command, check=False).returncode
     if not sidecar_path(out).is_file():
         raise RuntimeError(f"the data-parallel run exited with {code} before writing {sidecar_path(out)}.")
@@ -382,8 +467,15 @@ def merge_shards(options: NarrateOptions, count: int) -> RunRecord:
         lines += [line + "\n" for line in shard_path(out, index, count).read_text("utf-8").splitlines() if line]
     write_atomically(out, "".join(lines))
     failures = {clip: error for record in records for clip, error in record.failures.items()}
-    record = RunRecord(out, sum(r.num_items for r in records), len(lines), records[0].settings, failures,
-                       max(r.seconds for r in records))  # fmt: skip
+    record = RunRecord(
+        out,
+        sum(r.num_items for r in records),
+        len(lines),
+        records[0].settings,
+        failures,
+        max(r.seconds for r in records),
+        extra={"data_parallel_processes": count},
+    )
     record.save()
     if record.complete:  # the shards are kept until then: a rerun resumes each of them
         for index in range(count):

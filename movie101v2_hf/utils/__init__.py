@@ -1,5 +1,17 @@
-"""Small shared helpers with no dependency on the rest of the package: file I/O and the cache location."""
+"""Small shared parts with no dependency on the rest of the package: file I/O and the cache home (`io`), the one
+resumable-run layer (`runs`), the OpenAI-compatible client (`openai_client`), registries by name (`registry`)."""
 
 from .io import cache_home, read_jsonl, read_text, write_atomically
+from .registry import Registry
+from .runs import ResumableRun, RunRecord, sidecar_path
 
-__all__ = ["cache_home", "read_jsonl", "read_text", "write_atomically"]
+__all__ = [
+    "Registry",
+    "ResumableRun",
+    "RunRecord",
+    "cache_home",
+    "read_jsonl",
+    "read_text",
+    "sidecar_path",
+    "write_atomically",
+]
