@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from ..prompting import NarrationCollator
+from ..prompting import NarrationCollator, PromptSettings
 from ..utils.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -124,3 +124,43 @@ class CollatorRequests:
 
     def batch(self, requests: list[Any]) -> Any:
         return self.collator.prompt_batch(requests) if self.kind == "tensors" else requests
+
+
+@dataclass
+class CollatorBackend:
+    """What the model backends share: a model (and LoRA adapter) whose prompts the training collator builds.
+
+    Subclasses add their engine's fields; `from_options` fills every field it finds by name in a job's options
+    (`NarrateOptions`), so a new engine option is declared once, in the options, and once here.
+    """
+
+    model: str
+    settings: PromptSettings
+    portraits: Any = None
+    adapter: str | None = None
+    max_new_tokens: int = 256
+    request_kind: ClassVar[str] = "tensors"  # what CollatorRequests builds: "tensors" or "vllm"
+    needs_frames: ClassVar[bool] = True
+    takes_examples: ClassVar[bool] = False
+
+    @classmethod
+    def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
+        """The backend for a job's options, its prompt settings, portraits and in-context examples."""
+        given = {"model": options.model, "settings": settings, "portraits": portraits, "examples": examples}
+        values = {}
+        for item in fields(cls):
+            if item.init and item.name in given:
+                values[item.name] = given[item.name]
+            elif item.init and hasattr(options, item.name):
+                values[item.name] = getattr(options, item.name)
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        self.processor = self.load_processor()
+        self.collator = NarrationCollator(self.processor, self.settings, self.portraits)
+
+    def load_processor(self) -> Any:
+        return load_processor(self.model, self.adapter)
+
+    def builder(self) -> RequestBuilder:
+        return CollatorRequests(self.collator, self.request_kind)

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..prompting import NarrationCollator, PromptSettings, to_pil
+from ..prompting import NarrationCollator, to_pil
 from ..utils.openai_client import ChatClient
-from .base import BACKENDS, RequestBuilder
+from .base import BACKENDS, CollatorBackend, RequestBuilder
 
 # The task description (ours; the paper describes its GPT-4V prompt but does not publish it).
 TASK_DESCRIPTIONS = {
@@ -90,7 +90,7 @@ class _TemplateFreeProcessor:
 
 @BACKENDS.register("openai")
 @dataclass
-class OpenAIBackend:
+class OpenAIBackend(CollatorBackend):
     """A multimodal model behind an OpenAI-compatible server; requests run `concurrency` at a time, with retries.
 
     With `num_examples > 0` and `examples` (the retrieval baseline's index of the training split), each request
@@ -100,37 +100,21 @@ class OpenAIBackend:
         >>> backend = OpenAIBackend("gpt-4o", PromptSettings(video_num_frames=8), base_url="https://api.openai.com/v1")  # doctest: +SKIP
     """
 
-    model: str
-    settings: PromptSettings
-    portraits: Any = None
     base_url: str = "http://localhost:8000/v1"
     processor: Any = None
     examples: Any = None
     num_examples: int = 3
-    max_new_tokens: int = 256
     concurrency: int = 8
-    max_retries: int = 4
+    request_retries: int = 4
     timeout: float = 120.0
-    needs_frames = True
     takes_examples = True
 
-    @classmethod
-    def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
-        return cls(
-            options.model,
-            settings,
-            portraits,
-            base_url=options.base_url,
-            examples=examples,
-            num_examples=options.num_examples,
-            max_new_tokens=options.max_new_tokens,
-            concurrency=options.concurrency,
-            max_retries=options.request_retries,
-        )
-
     def __post_init__(self) -> None:
-        self.client = ChatClient(self.base_url, max_retries=self.max_retries, timeout=self.timeout)
-        self.collator = NarrationCollator(self.processor or _TemplateFreeProcessor(), self.settings, self.portraits)
+        super().__post_init__()
+        self.client = ChatClient(self.base_url, max_retries=self.request_retries, timeout=self.timeout)
+
+    def load_processor(self) -> Any:
+        return self.processor or _TemplateFreeProcessor()  # the server applies the chat template
 
     def builder(self) -> RequestBuilder:
         return ChatRequests(self.collator, self.model, self.max_new_tokens, self.examples, self.num_examples)

@@ -5,47 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..prompting import NarrationCollator, PromptSettings
-from .base import BACKENDS, CollatorRequests, RequestBuilder, load_processor
+from .base import BACKENDS, CollatorBackend
 
 
 @BACKENDS.register("transformers")
 @dataclass
-class TransformersBackend:
+class TransformersBackend(CollatorBackend):
     """Batched greedy generation with `transformers`; a LoRA adapter (PEFT) is loaded on top of the model.
 
     Example:
         >>> backend = TransformersBackend("Qwen/Qwen2.5-VL-7B-Instruct", PromptSettings(), adapter="runs/lora")  # doctest: +SKIP
     """
 
-    model: str
-    settings: PromptSettings
-    portraits: Any = None
-    adapter: str | None = None
-    max_new_tokens: int = 256
     device: str | None = None
     dtype: str = "auto"
-    needs_frames = True
-    takes_examples = False
-
-    @classmethod
-    def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
-        return cls(
-            options.model,
-            settings,
-            portraits,
-            adapter=options.adapter,
-            max_new_tokens=options.max_new_tokens,
-            device=options.device,
-            dtype=options.dtype,
-        )
-
-    def __post_init__(self) -> None:
-        self.processor = load_processor(self.model, self.adapter)
-        self.collator = NarrationCollator(self.processor, self.settings, self.portraits)
-
-    def builder(self) -> RequestBuilder:
-        return CollatorRequests(self.collator, "tensors")
 
     def _loaded(self) -> Any:
         if not hasattr(self, "_model"):

@@ -7,15 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import require
-from ..prompting import NarrationCollator, PromptSettings
-from .base import BACKENDS, CollatorRequests, RequestBuilder, adapter_config, load_processor, merged_model
+from .base import BACKENDS, CollatorBackend, adapter_config, merged_model
 
 logger = logging.getLogger(__name__)
 
 
 @BACKENDS.register("vllm")
 @dataclass
-class VLLMBackend:
+class VLLMBackend(CollatorBackend):
     """Offline vLLM: the prompt rendered with the model's chat template, frames and portraits as multimodal data.
 
     A LoRA adapter is served with `LoRARequest`. vLLM's LoRA covers the language model's linear layers only, so an
@@ -26,36 +25,11 @@ class VLLMBackend:
         >>> backend = VLLMBackend("Qwen/Qwen2.5-VL-7B-Instruct", PromptSettings(), tensor_parallel_size=2)  # doctest: +SKIP
     """
 
-    model: str
-    settings: PromptSettings
-    portraits: Any = None
-    adapter: str | None = None
-    max_new_tokens: int = 256
     tensor_parallel_size: int = 1
     max_model_len: int | None = 32768
     merged_dir: str | None = None
     llm_kwargs: dict[str, Any] = field(default_factory=dict)
-    needs_frames = True
-    takes_examples = False
-
-    @classmethod
-    def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
-        return cls(
-            options.model,
-            settings,
-            portraits,
-            adapter=options.adapter,
-            max_new_tokens=options.max_new_tokens,
-            tensor_parallel_size=options.tensor_parallel_size,
-            max_model_len=options.max_model_len,
-        )
-
-    def __post_init__(self) -> None:
-        self.processor = load_processor(self.model, self.adapter)
-        self.collator = NarrationCollator(self.processor, self.settings, self.portraits)
-
-    def builder(self) -> RequestBuilder:
-        return CollatorRequests(self.collator, "vllm")
+    request_kind = "vllm"
 
     def _engine(self) -> Any:
         if not hasattr(self, "_llm"):
