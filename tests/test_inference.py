@@ -429,11 +429,37 @@ def test_data_parallel_shards_merge_in_order(mini_prepared, tmp_path):
 def test_accelerate_launch_of_the_command_equals_one_process(mini_prepared, tmp_path):
     # what a user runs on a multi-GPU node (on the CPU here: accelerate's multi-process mode starts torchrun)
     out, single = tmp_path / "launched" / "preds.jsonl", tmp_path / "single" / "preds.jsonl"
-    common = ["narrate", "--backend", "retrieval", "--dataset", str(mini_prepared), "--split", "train",
-              "--no_show_progress"]
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-              "-m", "movie101v2_hf.cli", *common, "--out", str(out)]
+    common = [
+        "narrate",
+        "--backend",
+        "retrieval",
+        "--dataset",
+        str(mini_prepared),
+        "--split",
+        "train",
+        "--no_show_progress",
+    ]
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "0",
+        "-m",
+        "movie101v2_hf.cli",
+        *common,
+        "--out",
+        str(out),
+    ]
     subprocess.run(launch, check=True, capture_output=True, timeout=300)
     assert main([*common, "--out", str(single)]) == 0
     assert out.read_text("utf-8") == single.read_text("utf-8")  # two ranks, merged in order, as one process
