@@ -34,6 +34,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/clip_sampling.py
 	$(BIN)/python benchmarks/judge_throughput.py
 	$(BIN)/python benchmarks/narrate_throughput.py
+	$(BIN)/python benchmarks/bootstrap_cost.py
 
 clean:
 	rm -rf $(OUT) benchmarks/output .pytest_cache

@@ -1,7 +1,9 @@
 """The `movie101v2` subcommands, one module each, in the order `--help` lists them."""
 
+from .agreement import Agreement
 from .base import Command
 from .bench import Bench
+from .compare import Compare
 from .demo import Demo
 from .env import Env
 from .evaluate import Evaluate
@@ -19,6 +21,8 @@ COMMANDS: tuple[type[Command], ...] = (
     Narrate,
     Evaluate,
     Bench,
+    Compare,
+    Agreement,
     Faces,
     MiniRelease,
     Demo,

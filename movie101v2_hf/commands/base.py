@@ -28,7 +28,10 @@ class Command:
 
     @classmethod
     def register(cls, subparsers: Any) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(cls.name, help=cls.help, description=cls.help, dataclass_types=cls.options)
+        # argparse %-formats help strings ("95%" would break --help), not descriptions
+        parser = subparsers.add_parser(
+            cls.name, help=cls.help.replace("%", "%%"), description=cls.help, dataclass_types=cls.options
+        )
         cls.add_arguments(parser)
         parser.set_defaults(run=cls.run)
         return parser

@@ -38,6 +38,8 @@ class Bench(Command):
             bertscore_model=scoring.bertscore_model,
             baselines=scoring.baselines,
             max_invalid=scoring.max_invalid,
+            bootstrap=scoring.bootstrap,
+            seed=scoring.bootstrap_seed,
         )
         if summary["results"] is not None:
             print_scores(summary["results"])

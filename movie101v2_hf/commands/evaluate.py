@@ -13,11 +13,16 @@ from .base import Command, options_from
 
 
 def print_scores(results: dict[str, Any]) -> None:
-    """The scores as a table; what makes them not final, on stderr."""
-    print(f"\n{'metric':<14} {'score':>8}")
+    """The scores as a table, each with its 95% interval (`28.20 [26.90, 29.60]`); what makes them not final, on
+    stderr."""
+    intervals = results.get("ci95") or {}
+    print(f"\n{'metric':<14} {'score':>8}  95% interval (bootstrap over movies)")
     for name, value in results["scores"].items():
         shown = f"{value:.2f}" if isinstance(value, float) else ("n/a" if value is None else str(value))
-        print(f"{name:<14} {shown:>8}")
+        interval = f"  [{intervals[name][0]:.2f}, {intervals[name][1]:.2f}]" if name in intervals else ""
+        print(f"{name:<14} {shown:>8}{interval}")
+    if warning := (results.get("bootstrap") or {}).get("warning"):
+        print(f"\nWarning: {warning}.", file=sys.stderr)
     if not results.get("complete", True):
         print("\nINCOMPLETE: these scores are not final.", file=sys.stderr)
         for problem in results.get("problems", []):
@@ -44,6 +49,8 @@ class Evaluate(Command):
             bertscore_model=options.bertscore_model,
             baselines=options.baselines,
             max_invalid=options.max_invalid,
+            bootstrap=options.bootstrap,
+            seed=options.bootstrap_seed,
         )
         print_scores(results)
         print(f"\nWrote {options.out}/results.json, per_sample.jsonl and report.html")

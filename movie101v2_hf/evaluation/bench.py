@@ -57,6 +57,8 @@ def run_bench(
     bertscore_model: str | None = None,
     baselines: str | Path | None = None,
     max_invalid: float = DEFAULT_MAX_INVALID,
+    bootstrap: int = 1000,
+    seed: int = 0,
     log: Any = print,
 ) -> dict[str, Any]:
     """Run the three steps into `out`, skipping each one whose output is complete; return what happened.
@@ -107,6 +109,8 @@ def run_bench(
             bertscore_model=bertscore_model,
             baselines=baselines,
             missing_as_empty=options.allow_failures,
+            bootstrap=bootstrap,
+            seed=seed,
             max_invalid=max_invalid,
         )
         summary["steps"]["evaluate"] = "ran"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,9 @@ from ..judge import (
     make_backend,
 )
 from ..utils.io import read_jsonl, write_atomically
-from .metrics import bertscore, caption_scores, role_f1
+from .metrics import bertscore, caption_metrics, role_f1
 from .report import write_report
+from .stats import SampleParts, bootstrap_intervals, few_movies_warning
 
 CLASSIC = ("bleu", "meteor", "rouge", "cider")
 METRIC_MODULES = ("l1_score", "l2_score", "movie_narration")
@@ -147,6 +149,8 @@ class ScoringOptions:
         },
     )
     bertscore_model: str | None = field(default=None, metadata={"help": "Local model folder for BERTScore."})
+    bootstrap: int = field(default=1000, metadata={"help": "Resamples of movies for the 95%% intervals (0: none)."})
+    bootstrap_seed: int = field(default=0, metadata={"help": "Seed of the resampling (intervals are reproducible)."})
     baselines: str | None = field(
         default=None,
         metadata={
@@ -214,7 +218,54 @@ def judge_metric(
     }
 
 
-def narration_metrics(
+@dataclass
+class ClipScores:
+    """Scores of a set of clips and what the intervals are recomputed from.
+
+    `scores`: the flat suite (`l1` / `l2` hold the judge's dicts); `per_clip`: score name -> one value per clip on
+    the score's scale (None for an invalid judgment); `tokens`: the tokenized candidates and references that
+    BLEU and CIDEr are recomputed from (None without classic metrics).
+    """
+
+    scores: dict[str, Any]
+    per_clip: dict[str, list[float | None]]
+    tokens: tuple[list[str], list[str]] | None = None
+
+    def parts(self, movie_ids: Sequence[str]) -> SampleParts:
+        """The per-clip parts of every score, for `stats.bootstrap_intervals` and `stats.paired_comparison`."""
+        return sample_parts(movie_ids, self.per_clip, self.tokens, self.scores)
+
+
+def sample_parts(
+    movie_ids: Sequence[str],
+    per_clip: dict[str, Sequence[float | None]],
+    tokens: tuple[Sequence[str], Sequence[str]] | None,
+    scores: dict[str, Any],
+) -> SampleParts:
+    """`SampleParts` of a run: BLEU and CIDEr from the tokens (when the run has them), the rest as per-clip means;
+    METEOR shifted to its corpus score."""
+    offsets = {}
+    if "METEOR" in per_clip and isinstance(scores.get("METEOR"), (int, float)):
+        offsets["METEOR"] = float(scores["METEOR"]) - sum(per_clip["METEOR"]) / max(1, len(per_clip["METEOR"]))
+    bleu_and_cider = tokens if tokens is not None and "BLEU-4" in scores else (None, None)
+    parts = SampleParts.from_texts(movie_ids, *bleu_and_cider, means=dict(per_clip), offsets=offsets)
+    if "CIDEr" not in scores:
+        parts.cider = None
+    return parts
+
+
+def _judged_per_clip(metric: str, per_sample: list[dict[str, int] | None]) -> dict[str, list[float | None]]:
+    """A judge's per-clip 0-5 scores on the reported 0-100 scale (None where invalid)."""
+    if metric == "l1":
+        return {
+            "L1-Env": [None if s is None else s["env"] * 20.0 for s in per_sample],
+            "L1-Char": [None if s is None else s["char"] * 20.0 for s in per_sample],
+            "L1": [None if s is None else (s["env"] + s["char"]) * 10.0 for s in per_sample],
+        }
+    return {"L2": [None if s is None else s["plot"] * 20.0 for s in per_sample]}
+
+
+def score_clips(
     predictions: Sequence[str],
     references: Sequence[str],
     *,
@@ -225,41 +276,60 @@ def narration_metrics(
     bertscore_model: str | None = None,
     judge: Judge | None = None,
     max_invalid: float = DEFAULT_MAX_INVALID,
-) -> dict[str, Any]:
-    """The whole suite in one dict; each metric named in `metrics` must have what it needs.
+) -> ClipScores:
+    """The whole suite, with per-clip parts; each metric named in `metrics` must have what it needs.
 
     Example:
-        >>> narration_metrics(["他走了"], ["他走了"], language="zh", metrics=["rouge"])["ROUGE-L"]  # doctest: +SKIP
+        >>> score_clips(["他走了"], ["他走了"], language="zh", metrics=["rouge"]).scores["ROUGE-L"]  # doctest: +SKIP
         100.0
     """
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
         raise ValueError(f"Unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}.")
     out: dict[str, Any] = {}
+    per_clip: dict[str, list[float | None]] = {}
+    tokens = None
     if any(m in CLASSIC for m in metrics):
-        scores = caption_scores(predictions, references, language=language, meteor="meteor" in metrics)
+        caption = caption_metrics(predictions, references, language=language, meteor="meteor" in metrics)
         wanted = {
             "bleu": ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"),
             "meteor": ("METEOR",),
             "rouge": ("ROUGE-L",),
             "cider": ("CIDEr",),
         }
-        out.update({name: scores[name] for m in CLASSIC if m in metrics for name in wanted[m]})
+        out.update({name: caption.scores[name] for m in CLASSIC if m in metrics for name in wanted[m]})
+        per_clip.update({name: values for name, values in caption.per_clip.items() if name in out})
+        tokens = (caption.candidate_tokens, caption.reference_tokens)
     if "bertscore" in metrics:
         if not bertscore_model:
             raise ValueError("BERTScore needs bertscore_model=<local model folder>; nothing is downloaded.")
-        out.update(bertscore(predictions, references, model_path=bertscore_model))
+        scores = bertscore(predictions, references, model_path=bertscore_model)
+        per_clip.update(scores.pop("per_sample"))
+        out.update(scores)
     if "rolef1" in metrics:
         if reference_characters is None or casts is None:
             raise ValueError("RoleF1 needs reference_characters and casts (the dataset's `characters` and `cast`).")
         roles = role_f1(predictions, reference_characters, casts)
         out.update({k: v for k, v in roles.items() if k != "per_sample"})
+        for name, key in (("RoleP", "precision"), ("RoleR", "recall"), ("RoleF1", "f1")):
+            per_clip[name] = [sample[key] * 100 for sample in roles["per_sample"]]
     for metric in ("l1", "l2"):
         if metric in metrics:
             if judge is None:
                 raise ValueError(f"{metric.upper()} needs a judge (build_judge(...)).")
             out[metric] = judge_metric(metric, predictions, references, judge, max_invalid=max_invalid)
-    return out
+            per_clip.update(_judged_per_clip(metric, out[metric]["per_sample"]))
+    return ClipScores(out, per_clip, tokens)
+
+
+def narration_metrics(predictions: Sequence[str], references: Sequence[str], **options: Any) -> dict[str, Any]:
+    """The whole suite in one dict (`score_clips(...).scores`); each metric in `metrics` must have what it needs.
+
+    Example:
+        >>> narration_metrics(["他走了"], ["他走了"], language="zh", metrics=["rouge"])["ROUGE-L"]  # doctest: +SKIP
+        100.0
+    """
+    return score_clips(predictions, references, **options).scores
 
 
 # -- predictions files --------------------------------------------------------------------------------------------
@@ -340,8 +410,13 @@ def evaluate_predictions(
     baselines: str | Path | None = None,
     missing_as_empty: bool = False,
     max_invalid: float = DEFAULT_MAX_INVALID,
+    bootstrap: int = 1000,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score a predictions file against a prepared dataset and write results, per-sample lines and a report.
+
+    Every score gets a 95% interval by bootstrap over movies (`bootstrap` resamples, seeded; 0 switches it off),
+    stored as `ci95` beside `scores` (see `stats`).
 
     `missing_as_empty` scores clips without a prediction as empty narrations (for runs with failed clips);
     `results.json` then counts them in `num_missing`.
@@ -360,14 +435,14 @@ def evaluate_predictions(
 
     language = config_language(config)
     rows = load_dataset(dataset, config, split=split)
-    rows = rows.select_columns(["clip_id", "narration", "characters", "cast"])
+    rows = rows.select_columns(["clip_id", "movie_id", "narration", "characters", "cast"])
     clip_ids = rows["clip_id"]
     predictions = load_predictions(predictions_path)
     candidates = match_predictions(
         predictions, clip_ids, source=str(predictions_path), missing_as_empty=missing_as_empty
     )
     references = rows["narration"]
-    scores = narration_metrics(
+    scored = score_clips(
         candidates,
         references,
         language=language,
@@ -378,6 +453,7 @@ def evaluate_predictions(
         judge=judge,
         max_invalid=max_invalid,
     )
+    scores = dict(scored.scores)
     judged = {m: scores.pop(m) for m in ("l1", "l2") if m in scores}
     flat = dict(scores)
     provenance: dict[str, Any] = {}
@@ -397,6 +473,12 @@ def evaluate_predictions(
             )
         }
     problems = [problem for result in judged.values() for problem in result["problems"]]
+    movie_ids = rows["movie_id"]
+    intervals, timing = {}, None
+    if bootstrap > 0:
+        began = time.perf_counter()
+        intervals = bootstrap_intervals(scored.parts(movie_ids), resamples=bootstrap, seed=seed)
+        timing = round(time.perf_counter() - began, 3)
     results = {
         "dataset": dataset,
         "config": config,
@@ -407,6 +489,15 @@ def evaluate_predictions(
         "num_missing": sum(c not in predictions for c in clip_ids),
         "metrics": list(metrics),
         "scores": flat,
+        "ci95": intervals,
+        "bootstrap": {
+            "resamples": bootstrap,
+            "seed": seed,
+            "unit": "movie",
+            "movies": len(set(movie_ids)),
+            "seconds": timing,
+            "warning": few_movies_warning(movie_ids) if bootstrap > 0 else None,
+        },
         "complete": not problems,
         "problems": problems,
         "max_invalid": max_invalid,
@@ -416,7 +507,15 @@ def evaluate_predictions(
     out = Path(out)
     lines = []
     for i, clip_id in enumerate(clip_ids):
-        line: dict[str, Any] = {"clip_id": clip_id, "prediction": candidates[i], "reference": references[i]}
+        line: dict[str, Any] = {
+            "clip_id": clip_id,
+            "movie_id": movie_ids[i],
+            "prediction": candidates[i],
+            "reference": references[i],
+        }
+        if scored.tokens is not None:  # what BLEU and CIDEr are recomputed from by `movie101v2 compare`
+            line["tokens"] = [scored.tokens[0][i], scored.tokens[1][i]]
+        line["clip_scores"] = {name: values[i] for name, values in scored.per_clip.items()}
         for metric, result in judged.items():
             line[metric.upper()] = result["per_sample"][i]
         lines.append(json.dumps(line, ensure_ascii=False))

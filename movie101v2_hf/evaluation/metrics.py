@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,23 @@ def _require_java() -> None:
         )
 
 
-def caption_scores(
+@dataclass
+class CaptionScores:
+    """Corpus scores (x100) and what the intervals need: the tokenized clips and per-clip METEOR and ROUGE-L."""
+
+    scores: dict[str, float]
+    candidate_tokens: list[str]
+    reference_tokens: list[str]
+    per_clip: dict[str, list[float]]
+
+
+def caption_metrics(
     predictions: Sequence[str], references: Sequence[str], *, language: str = "en", meteor: bool = True
-) -> dict[str, float]:
-    """Corpus BLEU-1..4, METEOR, ROUGE-L and CIDEr (x100), one reference per prediction.
+) -> CaptionScores:
+    """Corpus BLEU-1..4, METEOR, ROUGE-L and CIDEr (x100), one reference per prediction, with per-clip parts.
 
     Example:
-        >>> caption_scores(["他 走 了"], ["他 走 了"], language="zh", meteor=False)["BLEU-1"]  # doctest: +SKIP
+        >>> caption_metrics(["他 走 了"], ["他 走 了"], language="zh", meteor=False).scores["BLEU-1"]  # doctest: +SKIP
         100.0
     """
     _check_pairs(predictions, references)
@@ -79,16 +90,32 @@ def caption_scores(
     res = {i: [c] for i, c in enumerate(candidates)}
     gts = {i: [r] for i, r in enumerate(refs)}
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
-    scores = {f"BLEU-{n + 1}": bleu[n] * 100 for n in range(4)}
+    scores = {f"BLEU-{n + 1}": bleu[n] for n in range(4)}
+    per_clip: dict[str, list[float]] = {}
     if meteor:
         from pycocoevalcap.meteor.meteor import Meteor
 
         scorer = Meteor()  # a Java process, ended when the scorer is garbage-collected
-        scores["METEOR"] = scorer.compute_score(gts, res)[0] * 100
+        scores["METEOR"], segments = scorer.compute_score(gts, res)
+        per_clip["METEOR"] = [float(v) * 100 for v in segments]
         del scorer
-    scores["ROUGE-L"] = Rouge().compute_score(gts, res)[0] * 100
-    scores["CIDEr"] = Cider().compute_score(gts, res)[0] * 100
-    return {name: round(float(value), 4) for name, value in scores.items()}
+    scores["ROUGE-L"], rouge = Rouge().compute_score(gts, res)
+    per_clip["ROUGE-L"] = [float(v) * 100 for v in rouge]
+    scores["CIDEr"] = Cider().compute_score(gts, res)[0]
+    scores = {name: round(float(value) * 100, 4) for name, value in scores.items()}
+    return CaptionScores(scores, candidates, refs, per_clip)
+
+
+def caption_scores(
+    predictions: Sequence[str], references: Sequence[str], *, language: str = "en", meteor: bool = True
+) -> dict[str, float]:
+    """Corpus BLEU-1..4, METEOR, ROUGE-L and CIDEr (x100), one reference per prediction.
+
+    Example:
+        >>> caption_scores(["他 走 了"], ["他 走 了"], language="zh", meteor=False)["BLEU-1"]  # doctest: +SKIP
+        100.0
+    """
+    return caption_metrics(predictions, references, language=language, meteor=meteor).scores
 
 
 def bertscore(
@@ -125,10 +152,10 @@ def bertscore(
     layers = num_layers or AutoConfig.from_pretrained(path).num_hidden_layers
     scorer = BERTScorer(model_type=str(path), num_layers=layers, batch_size=batch_size, device=device)
     precision, recall, f1 = scorer.score(list(predictions), list(references))
+    values = {"BERTScore-P": precision, "BERTScore-R": recall, "BERTScore-F1": f1}
     return {
-        "BERTScore-P": round(precision.mean().item() * 100, 4),
-        "BERTScore-R": round(recall.mean().item() * 100, 4),
-        "BERTScore-F1": round(f1.mean().item() * 100, 4),
+        **{name: round(v.mean().item() * 100, 4) for name, v in values.items()},
+        "per_sample": {name: [float(x) * 100 for x in v.tolist()] for name, v in values.items()},
     }
 
 

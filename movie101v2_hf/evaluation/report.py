@@ -81,9 +81,16 @@ def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], 
     shown = [m for m in CHART_METRICS if any(isinstance(s.get(m), (int, float)) for _, s in runs)]
     figure, axes = plt.subplots(figsize=(max(6, 1.1 * len(shown) * max(1, len(runs)) ** 0.5), 4))
     width = 0.8 / len(runs)
+    intervals = results.get("ci95") or {}
     for r, (label, run_scores) in enumerate(runs):
         values = [run_scores.get(m) or 0 for m in shown]
-        axes.bar([i + r * width for i in range(len(shown))], values, width, label=label)
+        errors = None
+        if r == 0 and intervals:  # this run's 95% intervals (bootstrap over movies) as error bars
+            errors = [
+                [max(0.0, v - intervals[m][0]) if m in intervals else 0 for m, v in zip(shown, values)],
+                [max(0.0, intervals[m][1] - v) if m in intervals else 0 for m, v in zip(shown, values)],
+            ]
+        axes.bar([i + r * width for i in range(len(shown))], values, width, label=label, yerr=errors, capsize=2)
     axes.set_xticks([i + width * (len(runs) - 1) / 2 for i in range(len(shown))], shown, rotation=30)
     axes.set_ylabel("score (0-100; CIDEr x100)")
     axes.set_title(f"Movie101v2 {results['config']} / {results['split']}: {results['num_samples']} clips")
@@ -114,7 +121,14 @@ def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | P
         cells = "".join(f"<td>{cell(values.get(c))}</td>" for c in columns)
         return f"<tr><td>{html.escape(label)}</td>{cells}</tr>"
 
-    body = [row("this run", scores)] + [row(baseline_label(e), e["scores"]) for e in references]
+    intervals = results.get("ci95") or {}
+    interval_row = "".join(
+        f"<td>[{intervals[c][0]:.2f}, {intervals[c][1]:.2f}]</td>" if c in intervals else "<td></td>" for c in columns
+    )
+    body = [row("this run", scores)]
+    if intervals:
+        body.append(f"<tr><td>95% interval (bootstrap over movies)</td>{interval_row}</tr>")
+    body += [row(baseline_label(e), e["scores"]) for e in references]
     judge = results.get("judge") or {}
     judge_line = (
         f"Judge: {html.escape(str(judge.get('judge_model')))} via {html.escape(str(judge.get('judge_backend')))}, "
