@@ -13,6 +13,7 @@ from .narrate import Narrate
 from .prepare import Prepare
 from .push_dataset import PushDataset
 from .push_model import PushModel
+from .shotbench import ShotBench
 
 COMMANDS: tuple[type[Command], ...] = (
     Prepare,
@@ -24,6 +25,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Compare,
     Agreement,
     Faces,
+    ShotBench,
     MiniRelease,
     Demo,
     Env,

@@ -33,7 +33,7 @@ from .report import write_report
 from .stats import SampleParts, bootstrap_intervals, few_movies_warning
 
 CLASSIC = ("bleu", "meteor", "rouge", "cider")
-METRIC_MODULES = ("l1_score", "l2_score", "movie_narration")
+METRIC_MODULES = ("l1_score", "l2_score", "movie_narration", "shotbench_accuracy")
 ALL_METRICS = (*CLASSIC, "bertscore", "rolef1", "l1", "l2")
 
 

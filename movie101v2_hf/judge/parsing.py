@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 # What structured output allows the judge to write: the official answer formats.
-ANSWER_REGEX = {"l1": r"[0-5],[0-5]", "l2": r"[0-5]"}
+ANSWER_REGEX = {"l1": r"[0-5],[0-5]", "l2": r"[0-5]", "choice": r"[A-DZ]"}  # choice: the ShotBench matcher
 
 _OVER_FIVE = re.compile(r"(?<![\d.])(\d+)\s*(?:/|out\s+of|of)\s*5(?![\d.])", re.IGNORECASE)
 _OTHER_DENOMINATOR = re.compile(r"\d\s*(?:/|out\s+of)\s*\d")

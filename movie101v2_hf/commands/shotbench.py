@@ -1,0 +1,56 @@
+"""`movie101v2 shotbench evaluate`: ShotBench predictions scored by the official rules, without random choices."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..judge import JUDGE_BACKENDS, JudgmentCache, default_cache_path, make_backend
+from ..shotbench import LLMMatcher, evaluate_shotbench
+from .base import Command
+
+
+class ShotBench(Command):
+    name = "shotbench"
+    help = "ShotBench (cinematography QA): score predictions with the official rule chain (no random fallback)."
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        steps = parser.add_subparsers(dest="shotbench_command", metavar="STEP", required=True)
+        evaluate = steps.add_parser("evaluate", help="Score predictions (ours or the official .xlsx/.tsv).")
+        evaluate.add_argument(
+            "--predictions",
+            required=True,
+            help='JSONL {"index", "prediction"}, or the official runner\'s .xlsx / .tsv with a prediction column.',
+        )
+        evaluate.add_argument(
+            "--data", required=True, help="The ShotBench folder holding test.tsv (media not needed)."
+        )
+        evaluate.add_argument("--out", required=True, help="Folder for results.json, per_row.jsonl and report.html.")
+        matcher = evaluate.add_argument_group("LLM matcher for answers the rules cannot resolve (else: wrong)")
+        matcher.add_argument("--judge-backend", choices=JUDGE_BACKENDS.names())
+        matcher.add_argument("--judge-model", default="gpt-4o-2024-08-06", help="Default: the official matcher.")
+        matcher.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
+        matcher.add_argument("--judge-timeout", type=float, default=120.0, help="Seconds per request attempt.")
+        matcher.add_argument("--judge-retries", type=int, default=4, help="Retries of a failed request.")
+        matcher.add_argument("--judge-cache", help="SQLite judgment cache (default: the user's).")
+        evaluate.set_defaults(run=cls.evaluate)
+
+    @staticmethod
+    def evaluate(args: argparse.Namespace) -> int:
+        matcher = None
+        if args.judge_backend:
+            options = {"timeout": args.judge_timeout, "max_retries": args.judge_retries}
+            if args.judge_backend == "openai" and args.judge_url:
+                options["base_url"] = args.judge_url
+            backend = make_backend(
+                args.judge_backend, args.judge_model, **(options if args.judge_backend == "openai" else {})
+            )
+            matcher = LLMMatcher(backend, JudgmentCache(args.judge_cache or default_cache_path()))
+        results = evaluate_shotbench(args.predictions, args.data, out=args.out, matcher=matcher)
+        print(f"{'dimension':<10} {'accuracy':>9} {'n':>5}")
+        for name, value in results["scores"].items():
+            n = results["counts"].get(name, {}).get("n", results["num_rows"])
+            print(f"{name:<10} {value:>9.2f} {n:>5}")
+        print(f"resolved by: {results['resolved_by']}; unresolved (counted wrong): {results['num_unresolved']}")
+        print(f"Wrote {args.out}/results.json, per_row.jsonl and report.html")
+        return 0 if results["complete"] else 1
