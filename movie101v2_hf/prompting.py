@@ -397,10 +397,7 @@ class NarrationCollator:
         inputs = [self.clip_inputs(row) for row in rows]
         prompts, completions = [], []
         for row, item in zip(rows, inputs):
-            # single-language configs have `narration`; bilingual ones `narration_en` / `narration_zh`
-            narration = row.get("narration", row.get(f"narration_{self.settings.language}"))
-            if not narration:
-                raise ValueError(f"Clip {row.get('clip_id')}: the row has no narration to train on.")
+            narration = self.target(row)
             conversation = item["messages"] + [{"role": "assistant", "content": [{"type": "text", "text": narration}]}]
             prompt = self.processor.apply_chat_template(item["messages"], add_generation_prompt=True, tokenize=False)
             full = self.processor.apply_chat_template(conversation, tokenize=False)
@@ -454,6 +451,14 @@ class NarrationCollator:
         if self.record_clip_ids:
             self._record([row.get("clip_id") for row in rows])
         return batch
+
+    def target(self, row: dict[str, Any]) -> str:
+        """What a training row teaches: its narration (single-language configs have `narration`; bilingual ones
+        `narration_en` / `narration_zh`)."""
+        narration = row.get("narration", row.get(f"narration_{self.settings.language}"))
+        if not narration:
+            raise ValueError(f"Clip {row.get('clip_id')}: the row has no narration to train on.")
+        return narration
 
     def _record(self, clip_ids: list[str | None]) -> None:
         folder = Path(self.record_clip_ids)

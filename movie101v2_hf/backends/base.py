@@ -139,6 +139,7 @@ class CollatorBackend:
     portraits: Any = None
     adapter: str | None = None
     max_new_tokens: int = 256
+    prompter: Any = None  # builds another task's prompts from the processor (ShotBench); default: narration
     request_kind: ClassVar[str] = "tensors"  # what CollatorRequests builds: "tensors" or "vllm"
     needs_frames: ClassVar[bool] = True
     takes_examples: ClassVar[bool] = False
@@ -146,7 +147,13 @@ class CollatorBackend:
     @classmethod
     def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
         """The backend for a job's options, its prompt settings, portraits and in-context examples."""
-        given = {"model": options.model, "settings": settings, "portraits": portraits, "examples": examples}
+        given = {
+            "model": options.model,
+            "settings": settings,
+            "portraits": portraits,
+            "examples": examples,
+            "prompter": getattr(options, "prompter", None),
+        }
         values = {}
         for item in fields(cls):
             if item.init and item.name in given:
@@ -157,7 +164,10 @@ class CollatorBackend:
 
     def __post_init__(self) -> None:
         self.processor = self.load_processor()
-        self.collator = NarrationCollator(self.processor, self.settings, self.portraits)
+        if self.prompter is not None:
+            self.collator = self.prompter(self.processor)
+        else:
+            self.collator = NarrationCollator(self.processor, self.settings, self.portraits)
 
     def load_processor(self) -> Any:
         return load_processor(self.model, self.adapter)

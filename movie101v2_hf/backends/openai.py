@@ -52,30 +52,30 @@ class ChatRequests:
     num_examples: int = 0
 
     def prepare(self, row: dict[str, Any]) -> Any:
-        language = self.collator.settings.language
         inputs = self.collator.clip_inputs(row)
         images = iter(inputs["images"])
-        parts: list[dict[str, Any]] = []
-        for part in inputs["messages"][0]["content"]:
-            if part["type"] == "image":
-                parts.append({"type": "image_url", "image_url": {"url": data_url(next(images))}})
-            elif part["type"] == "video":  # frames as images, in order, with their clip time
-                for k, frame in enumerate(inputs["video"]):
-                    seconds = k / inputs["video_metadata"].fps
-                    parts.append({"type": "text", "text": f"[{seconds:.1f}s]"})
-                    parts.append({"type": "image_url", "image_url": {"url": data_url(to_pil(frame))}})
-            else:
-                parts.append({"type": "text", "text": part["text"]})
-        system = TASK_DESCRIPTIONS[language]
-        if self.examples is not None and self.num_examples:
-            texts = self.examples.examples(row, self.num_examples)
-            system += "\n\n" + _EXAMPLES_HEADER[language] + "\n" + "\n".join(f"- {text}" for text in texts)
-        return {
-            "model": self.model,
-            "messages": [{"role": "system", "content": system}, {"role": "user", "content": parts}],
-            "temperature": 0,
-            "max_tokens": self.max_new_tokens,
-        }
+        messages = []
+        for message in inputs["messages"]:
+            parts: list[dict[str, Any]] = []
+            for part in message["content"]:
+                if part["type"] == "image":
+                    parts.append({"type": "image_url", "image_url": {"url": data_url(next(images))}})
+                elif part["type"] == "video":  # frames as images, in order, with their clip time
+                    for k, frame in enumerate(inputs["video"]):
+                        seconds = k / inputs["video_metadata"].fps
+                        parts.append({"type": "text", "text": f"[{seconds:.1f}s]"})
+                        parts.append({"type": "image_url", "image_url": {"url": data_url(to_pil(frame))}})
+                else:
+                    parts.append({"type": "text", "text": part["text"]})
+            messages.append({"role": message["role"], "content": parts})
+        if messages[0]["role"] != "system":  # narration: the task description, and examples when asked for
+            language = self.collator.settings.language
+            system = TASK_DESCRIPTIONS[language]
+            if self.examples is not None and self.num_examples:
+                texts = self.examples.examples(row, self.num_examples)
+                system += "\n\n" + _EXAMPLES_HEADER[language] + "\n" + "\n".join(f"- {text}" for text in texts)
+            messages.insert(0, {"role": "system", "content": system})
+        return {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": self.max_new_tokens}
 
     def batch(self, requests: list[Any]) -> Any:
         return requests

@@ -6,12 +6,16 @@ import argparse
 
 from ..judge import JUDGE_BACKENDS, JudgmentCache, default_cache_path, make_backend
 from ..shotbench import LLMMatcher, evaluate_shotbench
-from .base import Command
+from ..shotbench.run import ShotBenchRunOptions, run_shotbench
+from .base import Command, options_from
 
 
 class ShotBench(Command):
     name = "shotbench"
-    help = "ShotBench (cinematography QA): score predictions with the official rule chain (no random fallback)."
+    help = (
+        "ShotBench (cinematography QA): `run` a model on it (official prompt and media settings), `evaluate` "
+        "predictions with the official rule chain (no random fallback)."
+    )
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -34,6 +38,19 @@ class ShotBench(Command):
         matcher.add_argument("--judge-retries", type=int, default=4, help="Retries of a failed request.")
         matcher.add_argument("--judge-cache", help="SQLite judgment cache (default: the user's).")
         evaluate.set_defaults(run=cls.evaluate)
+        run = steps.add_parser(
+            "run",
+            help="Answer every question with a model (resumable, data parallel).",
+            dataclass_types=(ShotBenchRunOptions,),
+        )
+        run.set_defaults(run=cls.answer)
+
+    @staticmethod
+    def answer(args: argparse.Namespace) -> int:
+        options = options_from(args, ShotBenchRunOptions)
+        record = run_shotbench(options)
+        print(record.summary("answered", unit="question"))
+        return 0 if record.complete or options.allow_failures else 1
 
     @staticmethod
     def evaluate(args: argparse.Namespace) -> int:

@@ -133,6 +133,17 @@ class ClipSampler:
         with self.decoders.use(path, lambda path: self._open(path, clip_id)) as decoder:
             return self._sample(decoder, path, start, end, clip_id)
 
+    def duration(self, video: Any) -> float:
+        """The length in seconds of a movie (a path or `{"path": ...}`), from its open decoder.
+
+        Example:
+            >>> ClipSampler(fps=12).duration("shot.mp4")  # doctest: +SKIP
+            4.0
+        """
+        path = self._path(video, None)
+        with self.decoders.use(path, lambda path: self._open(path, None)) as decoder:
+            return float(decoder.metadata.end_stream_seconds or decoder.metadata.duration_seconds)
+
     def _sample(self, decoder: Any, name: str, start: float, end: float, clip_id: str | None) -> tuple[Any, Any]:
         import torch
 

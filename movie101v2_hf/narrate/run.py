@@ -147,17 +147,18 @@ class NarrateOptions(PromptOverrides):
 class _BatchMaker:
     """The DataLoader's collate_fn: prepare each clip on its own (one bad clip fails alone), then the batch."""
 
-    def __init__(self, builder: RequestBuilder) -> None:
+    def __init__(self, builder: RequestBuilder, key: str = "clip_id") -> None:
         self.builder = builder
+        self.key = key
 
     def __call__(self, rows: list[dict[str, Any]]) -> tuple[list[str], Any, dict[str, str]]:
         clip_ids, requests, failures = [], [], {}
         for row in rows:
             try:
                 requests.append(self.builder.prepare(row))
-                clip_ids.append(row["clip_id"])
+                clip_ids.append(row[self.key])
             except Exception as err:  # noqa: BLE001 (reported per clip)
-                failures[row["clip_id"]] = describe_error(err)
+                failures[row[self.key]] = describe_error(err)
         payload = None
         if requests:
             try:
@@ -192,8 +193,13 @@ def run_narration(
     overwrite: bool = False,
     show_progress: bool = True,
     progress_position: int = 0,
+    key: str = "clip_id",
+    output_field: str = "narration",
 ) -> RunRecord:
     """Narrate `clips` (a map-style `datasets.Dataset`, in order) into `out`, resuming what is already there.
+
+    Any backend task runs on this loop: each line is `{key: row[key], output_field: text}` (ShotBench writes
+    `{"index", "prediction"}`).
 
     Args:
         backend: the model backend.
@@ -214,16 +220,16 @@ def run_narration(
     from tqdm.auto import tqdm
 
     builder = backend.builder()
-    with ResumableRun(out, settings, clips["clip_id"], overwrite=overwrite) as run:
+    with ResumableRun(out, settings, clips[key], key=key, overwrite=overwrite) as run:
         todo = clips.select(run.pending)
         loader = torch.utils.data.DataLoader(
             todo,
             batch_size=batch_size,
             num_workers=num_workers,
-            collate_fn=_BatchMaker(builder),
+            collate_fn=_BatchMaker(builder, key),
             prefetch_factor=4 if num_workers else None,
         )
-        position = {clip_id: i for i, clip_id in enumerate(todo["clip_id"])}
+        position = {item: i for i, item in enumerate(todo[key])}
         with tqdm(
             total=len(clips),
             initial=len(run.done),
@@ -249,7 +255,7 @@ def run_narration(
                             break
                         result = _one_clip(backend, builder, todo[position[clip_id]])
                     if isinstance(result, str):
-                        lines.append({"clip_id": clip_id, "narration": result})
+                        lines.append({key: clip_id, output_field: result})
                     else:
                         run.fail(clip_id, result.message if isinstance(result, _Described) else describe_error(result))
                 run.write(lines)
@@ -314,7 +320,7 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if options.data_parallel_size > 1 and world == 1:
         return launch_data_parallel(options)
-    state = _rank_state(options) if world > 1 else None
+    state = rank_state(options.tensor_parallel_size) if world > 1 else None
     clips = load_split(
         options.dataset,
         options.config,
@@ -359,7 +365,7 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
         return record
     state.wait_for_everyone()  # every shard is written
     if state.is_main_process:
-        record = merge_shards(options, state.num_processes)
+        record = merge_shards(options.out, state.num_processes)
     state.wait_for_everyone()  # the merged file is in place before any rank returns
     return record if state.is_main_process else RunRecord.load(options.out)
 
@@ -395,7 +401,7 @@ def _gpus() -> list[str]:
     return [line.strip() for line in listed.splitlines() if line.strip()]
 
 
-def _rank_state(options: NarrateOptions) -> Any:
+def rank_state(tensor_parallel_size: int) -> Any:
     """This rank's place in an `accelerate launch` run, with its own GPUs pinned before anything touches CUDA.
 
     The process group only coordinates (split, barriers), so it runs on gloo on the CPU; the model of rank r
@@ -403,7 +409,7 @@ def _rank_state(options: NarrateOptions) -> Any:
     """
     from accelerate import PartialState
 
-    local_rank, per_rank = int(os.environ.get("LOCAL_RANK", "0")), options.tensor_parallel_size
+    local_rank, per_rank = int(os.environ.get("LOCAL_RANK", "0")), tensor_parallel_size
     gpus = _gpus()
     if gpus:
         mine = gpus[local_rank * per_rank : (local_rank + 1) * per_rank]
@@ -416,12 +422,13 @@ def _rank_state(options: NarrateOptions) -> Any:
     return PartialState(cpu=True)
 
 
-def launch_data_parallel(options: NarrateOptions) -> RunRecord:
-    """Run `narrate_split` in `data_parallel_size` processes with `accelerate launch` on this machine."""
+def launch_data_parallel(options: Any, module: str = "movie101v2_hf.narrate.run", key: str = "clip_id") -> RunRecord:
+    """Run a job in `options.data_parallel_size` processes with `accelerate launch` on this machine: each runs
+    `python -m MODULE '<options as JSON>'` (narrate, or the ShotBench runner)."""
     count = options.data_parallel_size
     out = Path(options.out)
     if sidecar_path(out).is_file() and not options.overwrite:
-        record = RunRecord.load(out)
+        record = RunRecord.load(out, key=key)
         check_resumable(out, {**record.settings, **options.run_settings()})  # the rest is the ranks' business
         if record.complete:
             logger.info("%s is complete; nothing to do", out)
@@ -449,19 +456,19 @@ def launch_data_parallel(options: NarrateOptions) -> RunRecord:
         "--main_process_port",
         "0",
         "-m",
-        "movie101v2_hf.narrate.run",
+        module,
         json.dumps(asdict(options)),
     ]
     code = subprocess.run(command, check=False).returncode
     if not sidecar_path(out).is_file():
         raise RuntimeError(f"the data-parallel run exited with {code} before writing {sidecar_path(out)}.")
-    return RunRecord.load(out)
+    return RunRecord.load(out, key=key)
 
 
-def merge_shards(options: NarrateOptions, count: int) -> RunRecord:
-    """Merge the ranks' shard files into `options.out` in dataset order, with one run record for the whole."""
-    out = Path(options.out)
-    records = [RunRecord.load(shard_path(out, index, count)) for index in range(count)]
+def merge_shards(out: str | Path, count: int, key: str = "clip_id") -> RunRecord:
+    """Merge the ranks' shard files into `out` in dataset order, with one run record for the whole."""
+    out = Path(out)
+    records = [RunRecord.load(shard_path(out, index, count), key=key) for index in range(count)]
     lines: list[str] = []
     for index in range(count):  # ranks hold contiguous shares in rank order: concatenating keeps dataset order
         lines += [line + "\n" for line in shard_path(out, index, count).read_text("utf-8").splitlines() if line]
@@ -474,6 +481,7 @@ def merge_shards(options: NarrateOptions, count: int) -> RunRecord:
         records[0].settings,
         failures,
         max(r.seconds for r in records),
+        key=key,
         extra={"data_parallel_processes": count},
     )
     record.save()

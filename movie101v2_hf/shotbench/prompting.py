@@ -1,0 +1,102 @@
+"""ShotBench prompts, built as the official runner builds them, on the training collator's machinery.
+
+One user turn: the still or the clip, then `Question: ...\\nOptions:\\nA. ...\\nPlease select the most likely answer
+from the options above.`; the system prompt "You are a helpful assistant.", or the R1-style reasoning prompt
+(`<think>` / `<answer>`) that ShotVL-3B was evaluated with. Clips are sampled at 12 fps over their whole length,
+frames and stills brought within 360*640 pixels. For training, the target is `<answer>LETTER</answer>` after a
+reasoning prompt, else `LETTER. option text`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..data.video import ClipSampler
+from ..prompting import NarrationCollator, PromptSettings, fit_pixels, to_pil
+
+DEFAULT_SYSTEM = "You are a helpful assistant."
+# ours, in the R1 style the ShotBench code uses for reasoning models
+REASONING_SYSTEM = (
+    "You are a helpful assistant. First think about the question step by step inside <think> </think> tags, "
+    "then give the letter of your final answer inside <answer> </answer> tags, e.g. "
+    "<think> reasoning </think><answer> B </answer>."
+)
+VIDEO_FPS = 12.0
+MAX_PIXELS = 360 * 640
+MAX_FRAMES = 128  # a cap: ShotBench clips are a few seconds long
+
+
+def question_text(row: dict[str, Any]) -> str:
+    """The official user text of a question.
+
+    Example:
+        >>> question_text({"question": "What's the shot size of this shot?",
+        ...                "options": [{"letter": "A", "text": "Close Up"}, {"letter": "B", "text": "Wide Shot"}]})
+        "Question: What's the shot size of this shot?\\nOptions:\\nA. Close Up\\nB. Wide Shot\\nPlease select the most likely answer from the options above."
+    """
+    options = "\\n".join(f"{option['letter']}. {option['text']}" for option in row["options"])
+    return f"Question: {row['question']}\\nOptions:\\n{options}\\nPlease select the most likely answer from the options above."
+
+
+@dataclass
+class ShotBenchCollator(NarrationCollator):
+    """Prompts (and, for SFT, labels) of ShotBench-format rows for any backend or trainer the narration uses.
+
+    Example:
+        >>> collator = ShotBenchCollator(processor, reasoning=True)  # doctest: +SKIP
+        >>> collator.prompt_text(collator.clip_inputs(shotbench[0]))  # doctest: +SKIP
+    """
+
+    reasoning: bool = False
+    video_fps: float = VIDEO_FPS
+    max_pixels: int = MAX_PIXELS
+    max_frames: int = MAX_FRAMES
+
+    def __post_init__(self) -> None:
+        self.settings = PromptSettings(max_portraits=0)
+        super().__post_init__()
+        self.sampler = ClipSampler(fps=self.video_fps, max_frames=self.max_frames)
+
+    def clip_inputs(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The system and user turns of one question, with its still or its clip's frames."""
+        images, video, metadata = [], None, None
+        if row.get("video") is not None:
+            end = self.sampler.duration(row["video"])
+            frames, _ = self.sampler.decode(row["video"], 0.0, end, clip_id=str(row.get("index")))
+            video = fit_pixels(frames, self.max_pixels)
+            metadata = self._metadata(video, {"start": 0.0, "end": end})
+            media = {"type": "video"}
+        else:
+            image = row["image"]
+            if isinstance(image, str):
+                from PIL import Image
+
+                image = Image.open(image)
+            images = [to_pil(fit_pixels(_to_tensor(image), self.max_pixels))]
+            media = {"type": "image"}
+        system = REASONING_SYSTEM if self.reasoning else DEFAULT_SYSTEM
+        return {
+            "messages": [
+                {"role": "system", "content": [{"type": "text", "text": system}]},
+                {"role": "user", "content": [media, {"type": "text", "text": question_text(row)}]},
+            ],
+            "images": images,
+            "video": video,
+            "video_metadata": metadata,
+        }
+
+    def target(self, row: dict[str, Any]) -> str:
+        """What SFT teaches for a row: the answer as the chosen prompt style expects it."""
+        letter = row["answer"]
+        if self.reasoning:
+            return f"<answer>{letter}</answer>"
+        text = next((o["text"] for o in row["options"] if o["letter"] == letter), "")
+        return f"{letter}. {text}".strip()
+
+
+def _to_tensor(image: Any) -> Any:
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.asarray(image.convert("RGB"))).permute(2, 0, 1).contiguous()

@@ -1,0 +1,130 @@
+"""`movie101v2 shotbench run`: a model answers every ShotBench question, on the backends and the run layer that
+narrate uses: resumable (each answer durable at once), data parallel on `accelerate launch`, a progress bar.
+
+The official settings by default: the official prompt, clips at 12 fps, at most 360*640 pixels per frame,
+greedy decoding, up to 1,024 new tokens; `--reasoning` uses the `<think>`/`<answer>` system prompt. Output lines
+are `{"index", "prediction"}`, what `movie101v2 shotbench evaluate` scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends import BACKENDS
+from ..narrate.run import launch_data_parallel, merge_shards, rank_state, run_narration, shard_path
+from ..prompting import PromptSettings
+from ..utils.runs import RunRecord
+from .data import load_shotbench
+from .prompting import MAX_PIXELS, VIDEO_FPS, ShotBenchCollator
+
+logger = logging.getLogger(__name__)
+MODEL_BACKENDS = tuple(name for name in BACKENDS.names() if BACKENDS.get(name).needs_frames)
+
+
+@dataclass(kw_only=True)
+class ShotBenchRunOptions:
+    """Every option of `movie101v2 shotbench run` (the command line is built from these fields)."""
+
+    data: str = field(metadata={"help": "The ShotBench folder (test.tsv, image/, video/)."})
+    out: str = field(metadata={"help": 'Predictions JSONL ({"index", "prediction"}); a rerun resumes.'})
+    model: str = field(metadata={"help": "Model id or folder (the served name for openai)."})
+    backend: str = field(default="transformers", metadata={"help": "Model backend.", "choices": MODEL_BACKENDS})
+    adapter: str | None = field(default=None, metadata={"help": "A LoRA adapter (transformers, vllm)."})
+    reasoning: bool = field(default=False, metadata={"help": "The <think>/<answer> system prompt (reasoning models)."})
+    video_fps: float = field(default=VIDEO_FPS, metadata={"help": "Clip frames per second (official: 12)."})
+    max_pixels: int = field(default=MAX_PIXELS, metadata={"help": "Pixel budget per frame or still (360*640)."})
+    max_new_tokens: int = field(default=1024, metadata={"help": "Answer length cap (official: 1024)."})
+    max_samples: int | None = field(default=None, metadata={"help": "Only the first N questions (a quick check)."})
+    batch_size: int = field(default=4, metadata={"help": "Questions per generate call."})
+    num_workers: int = field(default=2, metadata={"help": "DataLoader workers decoding media."})
+    retries: int = field(default=1, metadata={"help": "Extra attempts for a failed question."})
+    overwrite: bool = field(default=False, metadata={"help": "Start again instead of resuming."})
+    allow_failures: bool = field(default=False, metadata={"help": "Exit 0 even if questions failed."})
+    data_parallel_size: int = field(default=1, metadata={"help": "Processes, each on its own GPUs and share."})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model copy (vllm)."})
+    max_model_len: int | None = field(default=32768, metadata={"help": "Context length (vllm)."})
+    base_url: str = field(default="http://localhost:8000/v1", metadata={"help": "Server /v1 URL (openai)."})
+    concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
+    request_retries: int = field(default=4, metadata={"help": "Retries of a request (openai)."})
+    device: str | None = field(default=None, metadata={"help": "transformers: cuda, cpu, ..."})
+    dtype: str = field(default="auto", metadata={"help": "transformers: model dtype."})
+    show_progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
+
+    def prompter(self, processor: Any) -> ShotBenchCollator:
+        """The prompt builder the backend uses (`CollatorBackend.from_options` picks it up)."""
+        return ShotBenchCollator(
+            processor, reasoning=self.reasoning, video_fps=self.video_fps, max_pixels=self.max_pixels
+        )
+
+    def run_settings(self) -> dict[str, Any]:
+        """What identifies the predictions (compared when resuming)."""
+        keys = (
+            "data",
+            "model",
+            "backend",
+            "adapter",
+            "reasoning",
+            "video_fps",
+            "max_pixels",
+            "max_new_tokens",
+            "max_samples",
+            "data_parallel_size",
+        )
+        return {key: getattr(self, key) for key in keys}
+
+
+def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
+    """Answer every question of `options.data` into `options.out` (see the module).
+
+    Example:
+        >>> run_shotbench(ShotBenchRunOptions(data="ShotBench", out="preds.jsonl", model="Qwen/Qwen2.5-VL-7B-Instruct"))  # doctest: +SKIP
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if options.data_parallel_size > 1 and world == 1:
+        return launch_data_parallel(options, module="movie101v2_hf.shotbench.run", key="index")
+    state = rank_state(options.tensor_parallel_size) if world > 1 else None
+    rows = load_shotbench(options.data)
+    if options.max_samples is not None:
+        rows = rows.select(range(min(options.max_samples, len(rows))))
+    out = options.out
+    if state is not None:
+        with state.split_between_processes(list(range(len(rows)))) as share:
+            rows = rows.select(share)
+        out = str(shard_path(options.out, state.process_index, state.num_processes))
+    backend = BACKENDS.get(options.backend).from_options(
+        options, settings=PromptSettings(max_portraits=0), portraits=None
+    )
+    record = run_narration(
+        backend,
+        rows,
+        out,
+        settings={**options.run_settings(), "backend_settings": backend.describe()},
+        batch_size=options.batch_size,
+        num_workers=options.num_workers,
+        retries=options.retries,
+        overwrite=options.overwrite,
+        show_progress=options.show_progress,
+        key="index",
+        output_field="prediction",
+        progress_position=state.process_index if state is not None else 0,
+    )
+    if state is None:
+        return record
+    state.wait_for_everyone()
+    if state.is_main_process:
+        record = merge_shards(options.out, state.num_processes, key="index")
+    state.wait_for_everyone()
+    return record if state.is_main_process else RunRecord.load(options.out, key="index")
+
+
+if __name__ == "__main__":  # a rank of `launch_data_parallel`
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    rank_record = run_shotbench(ShotBenchRunOptions(**json.loads(sys.argv[1])))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(rank_record.summary("answered", unit="question"), file=sys.stderr)
+    sys.exit(0 if rank_record.complete else 1)
