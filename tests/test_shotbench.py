@@ -344,10 +344,11 @@ def test_runner_answers_stills_and_clips_as_a_direct_generate(mini_shotbench, ti
         assert lines[k]["prediction"] == expected.strip()
     text = collator.prompt_text(collator.clip_inputs(rows[0]))
     assert "Please select the most likely answer from the options above." in text and "helpful assistant" in text
-    assert (
-        "<answer>" in ShotBenchCollator(processor, reasoning=True).prompt_text(collator.clip_inputs(rows[0])) or True
-    )
-    assert "evaluate" and evaluate_shotbench(out, mini_shotbench, out=tmp_path / "scored")["num_rows"] == 32
+    assert "Options:\nA. " in text  # real line breaks, as the official runner sends
+    reasoning = ShotBenchCollator(processor, reasoning=True)
+    assert "<think>" in reasoning.prompt_text(reasoning.clip_inputs(rows[0]))
+    assert reasoning.target(rows[0]) == f"<answer>{rows[0]['answer']}</answer>"
+    assert evaluate_shotbench(out, mini_shotbench, out=tmp_path / "scored")["num_rows"] == 32
 
 
 def test_runner_resumes_after_a_kill(mini_shotbench, tiny_vlm, tmp_path):

@@ -35,8 +35,8 @@ def question_text(row: dict[str, Any]) -> str:
         ...                "options": [{"letter": "A", "text": "Close Up"}, {"letter": "B", "text": "Wide Shot"}]})
         "Question: What's the shot size of this shot?\\nOptions:\\nA. Close Up\\nB. Wide Shot\\nPlease select the most likely answer from the options above."
     """
-    options = "\\n".join(f"{option['letter']}. {option['text']}" for option in row["options"])
-    return f"Question: {row['question']}\\nOptions:\\n{options}\\nPlease select the most likely answer from the options above."
+    options = "\n".join(f"{option['letter']}. {option['text']}" for option in row["options"])
+    return f"Question: {row['question']}\nOptions:\n{options}\nPlease select the most likely answer from the options above."
 
 
 @dataclass
