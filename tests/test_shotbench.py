@@ -378,3 +378,146 @@ def test_runner_resumes_after_a_kill(mini_shotbench, tiny_vlm, tmp_path):
     record = run_shotbench(options)
     indices = [json.loads(line)["index"] for line in out.read_text().splitlines()]
     assert record.complete and sorted(indices) == list(range(1, 33)) and len(indices) == len(set(indices))
+
+
+# -- training: rewards, the GRPO and SFT recipes on the tiny model ---------------------------------------------
+
+
+def _recipe(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rewards():
+    from movie101v2_hf.shotbench.training import choice_reward, format_reward
+
+    options = [OPTIONS] * 4
+    completions = [
+        [{"role": "assistant", "content": "<think>far away</think><answer>B</answer>"}],
+        "<think>close</think> <answer> A </answer>",
+        "It is a wide shot.",
+        "<answer>B</answer>",
+    ]
+    assert choice_reward(completions, ["B", "B", "B", "B"], options) == [1.0, 0.0, 1.0, 1.0]
+    assert format_reward(completions) == [1.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["grpo_shotbench", "sft_shotbench"])
+def test_shotbench_recipe_yamls_parse(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / "qwen2.5-vl-7b-instruct" / f"{name}.yaml"
+    training, model, shot = (
+        _recipe(name)
+        .make_parser()
+        .parse_args_and_config(["--config", str(path), "--use_cpu", "true", "--bf16", "false"])
+    )
+    assert model.use_peft and shot.data_dir == "ShotQA" and training.hub_token is None
+
+
+@pytest.mark.slow
+def test_grpo_recipe_trains_a_few_steps_and_its_adapter_reloads(mini_shotbench, tiny_vlm, tmp_path):
+    import math
+
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    recipe = _recipe("grpo_shotbench")
+    out = tmp_path / "grpo"
+    training, model, shot = recipe.make_parser().parse_args_and_config(
+        [
+            "--model_name_or_path",
+            str(tiny_vlm),
+            "--data_dir",
+            str(mini_shotbench),
+            "--output_dir",
+            str(out),
+            "--use_peft",
+            "true",
+            "--lora_r",
+            "4",
+            "--lora_alpha",
+            "8",
+            "--use_cpu",
+            "true",
+            "--bf16",
+            "false",
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "2",
+            "--num_generations",
+            "2",
+            "--max_completion_length",
+            "8",
+            "--max_train_samples",
+            "8",
+            "--frames_per_clip",
+            "2",
+            "--max_pixels",
+            "3072",
+            "--logging_steps",
+            "1",
+            "--report_to",
+            "none",
+            "--save_strategy",
+            "no",
+        ]
+    )
+    trainer = recipe.main(training, model, shot)
+    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logs) == 2 and all(math.isfinite(entry["loss"]) for entry in logs)
+    assert all("rewards/choice_reward/mean" in entry and "rewards/format_reward/mean" in entry for entry in logs)
+    base = AutoModelForImageTextToText.from_pretrained(tiny_vlm)
+    assert isinstance(PeftModel.from_pretrained(base, str(out)), PeftModel)
+
+
+@pytest.mark.slow
+def test_sft_recipe_trains_on_shotbench_rows(mini_shotbench, tiny_vlm, tmp_path):
+    import math
+
+    recipe = _recipe("sft_shotbench")
+    training, model, shot = recipe.make_parser().parse_args_and_config(
+        [
+            "--model_name_or_path",
+            str(tiny_vlm),
+            "--data_dir",
+            str(mini_shotbench),
+            "--output_dir",
+            str(tmp_path / "sft"),
+            "--use_peft",
+            "true",
+            "--lora_r",
+            "4",
+            "--lora_alpha",
+            "8",
+            "--use_cpu",
+            "true",
+            "--bf16",
+            "false",
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "2",
+            "--video_fps",
+            "2",
+            "--max_pixels",
+            "3072",
+            "--logging_steps",
+            "1",
+            "--report_to",
+            "none",
+            "--save_strategy",
+            "no",
+        ]
+    )
+    trainer = recipe.main(training, model, shot)
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert losses and all(math.isfinite(loss) for loss in losses)
+    assert (tmp_path / "sft" / "adapter_config.json").is_file()

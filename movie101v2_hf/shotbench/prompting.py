@@ -99,4 +99,4 @@ def _to_tensor(image: Any) -> Any:
     import numpy as np
     import torch
 
-    return torch.from_numpy(np.asarray(image.convert("RGB"))).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).contiguous()
