@@ -1,5 +1,6 @@
 """`movie101v2 demo` (what `make demo` runs): prepare, load, sample clip frames, contact sheet, then the
-benchmark loop (`bench`: narrate with the retrieval baseline, evaluate, HTML report).
+benchmark loop (`bench`: narrate with the retrieval baseline, evaluate, HTML report), and ShotBench on a
+generated mini-ShotBench (the majority-letter baseline scored by the official rules).
 
 Without `--release` it generates the mini-release (`movie101v2_hf.data.synthetic`) and runs on that, so
 it works on a fresh machine; with `--release DIR --videos DIR` it runs the same on the real release.
@@ -7,6 +8,7 @@ it works on a fresh machine; with `--release DIR --videos DIR` it runs the same 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ from .data.synthetic import make_mini_release
 from .data.video import ClipSampler
 from .evaluation import CLASSIC, run_bench
 from .narrate import NarrateOptions
+from .shotbench import evaluate_shotbench, make_mini_shotbench, read_test_tsv
+from .shotbench.evaluate import majority_baseline
+from .utils.io import write_atomically
 
 
 def run_demo(
@@ -72,7 +77,24 @@ def run_demo(
     else:
         summary.update(_sample_frames(clips, out, num_clips=num_clips, num_frames=num_frames, num_workers=num_workers))
     summary["bench"] = _bench(dataset_dir, out / "runs" / "retrieval", split=split, judge=judge)
+    summary["shotbench"] = _shotbench(out)
     return summary
+
+
+def _shotbench(out: Path) -> dict[str, Any]:
+    """ShotBench on a generated mini-ShotBench: the majority-letter baseline, scored by the official rules."""
+    data = out / "mini-shotbench"
+    if not (data / "test.tsv").is_file():
+        make_mini_shotbench(data)
+    rows = read_test_tsv(data / "test.tsv")
+    predictions = out / "runs" / "shotbench-majority" / "predictions.jsonl"
+    lines = [json.dumps({"index": i, "prediction": letter}) for i, letter in majority_baseline(rows).items()]
+    write_atomically(predictions, "\n".join(lines) + "\n")
+    results = evaluate_shotbench(predictions, data, out=predictions.parent)
+    print(f"\nShotBench (mini, {results['num_rows']} questions), the majority-letter baseline, official rules:")
+    print("  " + "  ".join(f"{name} {value:.1f}" for name, value in results["scores"].items()))
+    print(f"  Report: {predictions.parent / 'report.html'}")
+    return {"scores": results["scores"], "report": str(predictions.parent / "report.html")}
 
 
 def _bench(dataset_dir: Path, run_dir: Path, *, split: str, judge: Any) -> dict[str, Any]:

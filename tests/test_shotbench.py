@@ -521,3 +521,14 @@ def test_sft_recipe_trains_on_shotbench_rows(mini_shotbench, tiny_vlm, tmp_path)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert losses and all(math.isfinite(loss) for loss in losses)
     assert (tmp_path / "sft" / "adapter_config.json").is_file()
+
+
+def test_runner_data_parallel_equals_one_process(mini_shotbench, tiny_vlm, tmp_path):
+    from movie101v2_hf.shotbench.run import run_shotbench
+
+    single = run_shotbench(_run_options(mini_shotbench, tmp_path / "one" / "preds.jsonl", tiny_vlm, max_samples=10))
+    record = run_shotbench(
+        _run_options(mini_shotbench, tmp_path / "two" / "preds.jsonl", tiny_vlm, max_samples=10, data_parallel_size=2)
+    )
+    assert single.complete and record.complete and record.extra["data_parallel_processes"] == 2
+    assert (tmp_path / "two" / "preds.jsonl").read_text() == (tmp_path / "one" / "preds.jsonl").read_text()

@@ -85,7 +85,7 @@ def run_bench(
         log(f"[1/3] narrate: {options.backend} {options.model} -> {predictions}")
         run = narrate_split(options)
         summary["steps"]["narrate"], summary["narration"] = "ran", run
-        log("      " + run.summary())
+        log("      " + run.summary("narrated"))
         if not run.complete and not options.allow_failures:
             log("      stopping: clips failed (rerun to retry them, or pass --allow-failures to score them as empty)")
             return summary

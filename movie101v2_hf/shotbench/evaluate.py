@@ -45,6 +45,23 @@ def load_shotbench_predictions(path: str | Path) -> dict[int, str]:
     return predictions
 
 
+def majority_baseline(rows: list[dict[str, Any]]) -> dict[int, str]:
+    """A trivial baseline: every question answered with its dimension's most frequent correct letter (ties: the
+    first letter). It reads the answers, so it is a floor to beat, not a model.
+
+    Example:
+        >>> majority_baseline([{"index": 1, "category": "shot size", "answer": "B"}, {"index": 2, "category": "shot size", "answer": "B"}])
+        {1: 'B', 2: 'B'}
+    """
+    from collections import Counter
+
+    counts: dict[str, Counter] = {}
+    for row in rows:
+        counts.setdefault(row["category"], Counter())[row["answer"]] += 1
+    majority = {category: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for category, c in counts.items()}
+    return {row["index"]: majority[row["category"]] for row in rows}
+
+
 def published_results() -> dict[str, Any]:
     """ShotBench's published accuracies (a selection of its README's table), shipped with the package."""
     text = resources.files("movie101v2_hf.data").joinpath("shotbench_published.json").read_text("utf-8")

@@ -60,7 +60,7 @@ def grpo_rows(rows: Any, *, reasoning: bool = True, frames_per_clip: int = 4, ma
     Example:
         >>> train = grpo_rows(load_shotbench("ShotQA"))  # doctest: +SKIP
     """
-    from datasets import Dataset, Image, List, Value
+    from datasets import Dataset, Image, List
 
     from ..data.video import ClipSampler
     from ..prompting import fit_pixels, to_pil
