@@ -532,3 +532,28 @@ def test_runner_data_parallel_equals_one_process(mini_shotbench, tiny_vlm, tmp_p
     )
     assert single.complete and record.complete and record.extra["data_parallel_processes"] == 2
     assert (tmp_path / "two" / "preds.jsonl").read_text() == (tmp_path / "one" / "preds.jsonl").read_text()
+
+
+def test_runner_on_an_openai_compatible_server(mini_shotbench, tmp_path):
+    from movie101v2_hf.shotbench.run import ShotBenchRunOptions, run_shotbench
+
+    out = tmp_path / "preds.jsonl"
+    with ScriptedJudgeServer(answer=lambda text: "<answer>B</answer>") as server:
+        options = _run_options(mini_shotbench, out, "gpt-4o", backend="openai", base_url=server.url, reasoning=True)
+        record = run_shotbench(options)
+        bodies = list(server.requests)
+    assert record.complete and len(bodies) == 32
+    still, clip = bodies[0], bodies[-1]
+    assert still["messages"][0] == {
+        "role": "system",
+        "content": [{"type": "text", "text": still["messages"][0]["content"][0]["text"]}],
+    }
+    assert "<think>" in still["messages"][0]["content"][0]["text"]
+    user = still["messages"][1]["content"]
+    assert user[0]["type"] == "image_url" and user[0]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    assert user[-1]["text"].startswith("Question: What's the shot size of this shot?\nOptions:\nA. ")
+    assert sum(part["type"] == "image_url" for part in clip["messages"][1]["content"]) == 8  # 2 s at 4 fps
+    assert still["max_tokens"] == 6 and still["temperature"] == 0  # greedy; the test caps the length
+    assert ShotBenchRunOptions.__dataclass_fields__["max_new_tokens"].default == 1024  # the official cap
+    results = evaluate_shotbench(out, mini_shotbench, out=tmp_path / "scored")
+    assert results["resolved_by"] == {"letter": 32}
