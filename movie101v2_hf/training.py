@@ -211,3 +211,28 @@ def check_no_token_in_recipe(training_args: Any) -> None:
             "hub_token is set in the recipe or on the command line. Remove it and log in with `hf auth login` "
             "(or set the HF_TOKEN environment variable); the token is then read from there and never written out."
         )
+
+
+def load_model_and_processor(model_args: Any) -> tuple[Any, Any]:
+    """The vision-language model and processor a TRL `ModelConfig` names (the ShotBench recipes' start).
+
+    Example:
+        >>> model, processor = load_model_and_processor(model_args)  # doctest: +SKIP
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
+    model = AutoModelForImageTextToText.from_pretrained(
+        model_args.model_name_or_path, revision=model_args.model_revision, dtype=model_args.dtype
+    )
+    return model, processor
+
+
+def train_and_save(trainer: Any, training_args: Any, processor: Any) -> Any:
+    """Train (resuming when asked), then save the adapter or model, the trainer state and the processor."""
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # trainer_state.json: the loss and reward curves, beside the weights
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(training_args.output_dir)
+    return trainer

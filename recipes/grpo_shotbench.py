@@ -19,12 +19,11 @@ Every field of the YAML can be overridden on the command line (`--learning_rate 
 
 from dataclasses import dataclass, field
 
-from transformers import AutoModelForImageTextToText, AutoProcessor
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, TrlParser
 
 from movie101v2_hf.shotbench import load_shotbench
 from movie101v2_hf.shotbench.training import choice_reward, format_reward, grpo_rows
-from movie101v2_hf.training import check_no_token_in_recipe, lora_config
+from movie101v2_hf.training import check_no_token_in_recipe, load_model_and_processor, lora_config, train_and_save
 
 
 @dataclass
@@ -40,10 +39,7 @@ class ShotBenchArguments:
 
 def main(training_args, model_args, shot_args):
     check_no_token_in_recipe(training_args)
-    processor = AutoProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
-    model = AutoModelForImageTextToText.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, dtype=model_args.dtype
-    )
+    model, processor = load_model_and_processor(model_args)
     peft_config = lora_config(model, model_args, train_projector=False) if model_args.use_peft else None
     rows = load_shotbench(shot_args.data_dir)
     if shot_args.max_train_samples is not None:
@@ -59,12 +55,7 @@ def main(training_args, model_args, shot_args):
         processing_class=processor,
         peft_config=peft_config,
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()
-    if trainer.accelerator.is_main_process:
-        processor.save_pretrained(training_args.output_dir)
-    return trainer
+    return train_and_save(trainer, training_args, processor)
 
 
 def make_parser(subparsers=None):

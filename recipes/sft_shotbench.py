@@ -10,12 +10,17 @@ official one (`movie101v2_hf.shotbench.prompting`), clips at 12 fps within 360*6
 
 from dataclasses import dataclass, field
 
-from transformers import AutoModelForImageTextToText, AutoProcessor
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
 from movie101v2_hf.shotbench import load_shotbench
 from movie101v2_hf.shotbench.prompting import MAX_PIXELS, VIDEO_FPS, ShotBenchCollator
-from movie101v2_hf.training import check_no_token_in_recipe, freeze_vision_tower, lora_config
+from movie101v2_hf.training import (
+    check_no_token_in_recipe,
+    freeze_vision_tower,
+    load_model_and_processor,
+    lora_config,
+    train_and_save,
+)
 
 
 @dataclass
@@ -31,10 +36,7 @@ class ShotBenchSFTArguments:
 
 def main(training_args, model_args, shot_args):
     check_no_token_in_recipe(training_args)
-    processor = AutoProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
-    model = AutoModelForImageTextToText.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, dtype=model_args.dtype
-    )
+    model, processor = load_model_and_processor(model_args)
     if model_args.use_peft:
         peft_config = lora_config(model, model_args)
     else:
@@ -60,12 +62,7 @@ def main(training_args, model_args, shot_args):
         data_collator=collator,
         peft_config=peft_config,
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()
-    if trainer.accelerator.is_main_process:
-        processor.save_pretrained(training_args.output_dir)
-    return trainer
+    return train_and_save(trainer, training_args, processor)
 
 
 def make_parser(subparsers=None):
