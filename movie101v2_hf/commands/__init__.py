@@ -14,6 +14,7 @@ from .prepare import Prepare
 from .push_dataset import PushDataset
 from .push_model import PushModel
 from .shotbench import ShotBench
+from .synth import Synth
 
 COMMANDS: tuple[type[Command], ...] = (
     Prepare,
@@ -26,6 +27,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Agreement,
     Faces,
     ShotBench,
+    Synth,
     MiniRelease,
     Demo,
     Env,

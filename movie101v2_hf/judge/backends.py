@@ -26,14 +26,17 @@ OnAnswer = Callable[[int, "str | None", "str | None"], None]
 
 class JudgeBackend(Protocol):
     """What a judge backend does: answer a batch of prompts, reporting each answer through `on_answer` the moment
-    it arrives (None for a request that finally failed), so that the caller can store it at once."""
+    it arrives (None for a request that finally failed), so that the caller can store it at once. With `schema`
+    (a JSON schema), the answer is constrained to JSON of that shape where the engine offers structured output
+    (OpenAI-compatible `response_format`, vLLM's `StructuredOutputsParams(json=...)`); other text jobs (the
+    synthetic-movie planner) use the same backends."""
 
     name: str
     model: str
     endpoint: str | None
 
     def generate(
-        self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None
+        self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None, schema: dict | None = None
     ) -> list[str | None]: ...
 
 
@@ -72,7 +75,9 @@ class OpenAIJudge:
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
 
-    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None) -> list[str | None]:
+    def generate(
+        self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None, schema: dict | None = None
+    ) -> list[str | None]:
         client = ChatClient(self.base_url, self.api_key_env, self.max_retries, self.timeout)
         stop = threading.Event()
         lock = threading.Lock()
@@ -89,6 +94,8 @@ class OpenAIJudge:
             }
             if self.structured_output:  # vLLM / SGLang servers: the judge can only write the expected format
                 body["structured_outputs"] = {"regex": ANSWER_REGEX[metric]}
+            if schema is not None:  # OpenAI's and vLLM's servers: JSON of this shape only
+                body["response_format"] = {"type": "json_schema", "json_schema": {"name": metric, "schema": schema}}
             try:
                 reply = client.chat(body)
             except ChatRequestError as err:  # the sample gets None and the run goes on, unless the server is gone
@@ -148,10 +155,12 @@ class TransformersJudge:
             self._loaded = (tokenizer, model)
         return self._loaded
 
-    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None) -> list[str | None]:
+    def generate(
+        self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None, schema: dict | None = None
+    ) -> list[str | None]:
         import torch
 
-        tokenizer, model = self._load()
+        tokenizer, model = self._load()  # `schema` is not enforced here: the caller validates the answers
         answers: list[str | None] = []
         for begin in range(0, len(prompts), self.batch_size):
             batch = list(prompts[begin : begin + self.batch_size])
@@ -193,6 +202,7 @@ class VLLMJudge:
     max_model_len: int | None = 8192
     llm_kwargs: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 256
+    max_tokens: int = 8
     endpoint: str | None = field(default=None, init=False)
 
     def _llm(self) -> Any:
@@ -208,12 +218,18 @@ class VLLMJudge:
             )
         return self._engine
 
-    def generate(self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None) -> list[str | None]:
+    def generate(
+        self, prompts: Sequence[str], *, metric: str, on_answer: OnAnswer | None = None, schema: dict | None = None
+    ) -> list[str | None]:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
         params = SamplingParams(
-            temperature=0, max_tokens=8, structured_outputs=StructuredOutputsParams(regex=ANSWER_REGEX[metric])
+            temperature=0,
+            max_tokens=self.max_tokens,
+            structured_outputs=StructuredOutputsParams(json=schema)
+            if schema is not None
+            else StructuredOutputsParams(regex=ANSWER_REGEX[metric]),
         )
         answers: list[str | None] = []
         # batches of `batch_size`: vLLM schedules each batch at full speed, and each batch's answers are stored

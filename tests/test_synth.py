@@ -1,0 +1,130 @@
+"""Synthetic movies: the planner's structured output, re-asks, failures, cache and resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from movie101v2_hf import cli
+from movie101v2_hf.synth import PlanOptions, parse_plan, plan_movies
+from movie101v2_hf.synth.plan import QA_KINDS
+from movie101v2_hf.testing import ScriptedJudgeServer
+
+THEMES = ["a lighthouse keeper and a stray dog", "two sisters run a noodle shop", "a chess game on a night train"]
+
+
+def _plan(theme: str, scenes: int = 3) -> dict:
+    return {
+        "title": theme.title(),
+        "overview": f"A movie about {theme}.",
+        "style": ["warm film grain", "35mm", "soft window light"],
+        "characters": [
+            {"name": "Lin", "description": "a woman of forty, short grey hair, blue raincoat"},
+            {"name": "Bo", "description": "a boy of ten, striped sweater"},
+        ],
+        "scenes": [
+            {
+                "keyframe": f"scene {k} of {theme}",
+                "narration": f"Lin and Bo stand together, scene {k}.",
+                "characters": ["Lin", "Bo"],
+            }
+            for k in range(scenes)
+        ],
+        "qa": [{"kind": kind, "question": f"A {kind} question?", "answer": "An answer."} for kind in QA_KINDS],
+    }
+
+
+def _planner(fail_first=(), always_invalid=()):
+    def answer(prompt: str) -> str:
+        theme = next(t for t in THEMES if t in prompt)
+        if theme in always_invalid:
+            return '{"title": "no scenes"}'
+        if theme in fail_first and "was not valid" not in prompt:
+            return "Sure! Here is a movie: " + json.dumps(_plan(theme))[:50]
+        return "```json\n" + json.dumps(_plan(theme)) + "\n```"
+
+    return answer
+
+
+@pytest.fixture
+def themes(tmp_path):
+    path = tmp_path / "themes.txt"
+    path.write_text("# one theme per line\n" + "\n".join(THEMES) + "\n", encoding="utf-8")
+    return path
+
+
+def test_parse_plan_checks_the_shape_and_the_rules():
+    plan = _plan("x")
+    assert parse_plan(json.dumps(plan), scenes=3).title == "X"
+    with pytest.raises(ValueError, match="2 scenes, but exactly 3"):
+        parse_plan(json.dumps({**plan, "scenes": plan["scenes"][:2]}), scenes=3)
+    stranger = {**plan, "scenes": [{**plan["scenes"][0], "characters": ["Zed"]}]}
+    with pytest.raises(ValueError, match=r"scene 1 names \['Zed'\], who are not in the characters list"):
+        parse_plan(json.dumps(stranger))
+    with pytest.raises(ValueError, match=r"no question of kind \['temporal'\]"):
+        parse_plan(json.dumps({**plan, "qa": [q for q in plan["qa"] if q["kind"] != "temporal"]}))
+    with pytest.raises(ValueError, match="overview"):
+        parse_plan(json.dumps({k: v for k, v in plan.items() if k != "overview"}))
+
+
+def test_plans_are_validated_re_asked_and_failures_recorded(themes, tmp_path):
+    options = PlanOptions(themes=str(themes), out=str(tmp_path / "synth"), model="planner", scenes=3)
+    with ScriptedJudgeServer(answer=_planner(fail_first=[THEMES[1]], always_invalid=[THEMES[2]])) as server:
+        options.base_url = server.url
+        record = plan_movies(options)
+        bodies = list(server.requests)
+    assert (record.num_written, record.complete) == (2, False)
+    assert "invalid plan after a second ask" in record.failures["synth-00002"]
+    assert len(bodies) == 3 + 2  # three first answers, two re-asks with the error
+    schema = bodies[0]["response_format"]["json_schema"]["schema"]
+    assert bodies[0]["response_format"]["type"] == "json_schema" and "scenes" in schema["properties"]
+    lines = [json.loads(line) for line in (tmp_path / "synth" / "plans.jsonl").read_text().splitlines()]
+    assert [line["movie_id"] for line in lines] == ["synth-00000", "synth-00001"]
+    assert lines[1]["plan"]["scenes"][0]["narration"].startswith("Lin and Bo")
+    # a rerun with --overwrite is served from the cache: no call for the valid answers
+    with ScriptedJudgeServer(answer=_planner(always_invalid=[THEMES[2]])) as server:
+        options.base_url, options.overwrite = server.url, True
+        again = plan_movies(options)
+        # theme 0 from the cache; theme 1's first prompt (answered invalid before, so not cached) once; theme 2 twice
+        assert again.num_written == 2 and len(server.requests) == 3
+
+
+def test_the_command_exits_1_until_every_movie_is_planned_and_resumes_after_a_kill(themes, tmp_path):
+    out = tmp_path / "synth"
+    with ScriptedJudgeServer(answer=_planner(), latency=0.5) as server:
+        arguments = [
+            "synth",
+            "plan",
+            "--themes",
+            str(themes),
+            "--out",
+            str(out),
+            "--model",
+            "planner",
+            "--scenes",
+            "3",
+            "--base_url",
+            server.url,
+            "--concurrency",
+            "1",
+            "--cache",
+            str(tmp_path / "cache.sqlite"),
+        ]
+        process = subprocess.Popen([sys.executable, "-m", "movie101v2_hf.cli", *arguments])
+        deadline = time.monotonic() + 60
+        while not ((out / "plans.jsonl").is_file() and (out / "plans.jsonl").read_bytes().count(b"\n") >= 1):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        before = len(server.requests)
+        assert cli.main(arguments) == 0
+        asked = len(server.requests) - before
+    lines = [json.loads(line)["movie_id"] for line in (out / "plans.jsonl").read_text().splitlines()]
+    assert sorted(lines) == ["synth-00000", "synth-00001", "synth-00002"] and len(set(lines)) == 3
+    assert asked <= 3 - 1  # the movie already written is not asked again (one in flight may be answered twice)
