@@ -128,3 +128,90 @@ def test_the_command_exits_1_until_every_movie_is_planned_and_resumes_after_a_ki
     lines = [json.loads(line)["movie_id"] for line in (out / "plans.jsonl").read_text().splitlines()]
     assert sorted(lines) == ["synth-00000", "synth-00001", "synth-00002"] and len(set(lines)) == 3
     assert asked <= 3 - 1  # the movie already written is not asked again (one in flight may be answered twice)
+
+
+# -- draw: keyframes and portraits with a tiny diffusers pipeline -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline(tmp_path_factory):
+    pytest.importorskip("diffusers", reason="drawing needs the `synth` extra")
+    from movie101v2_hf.testing import make_tiny_text_to_image
+
+    return make_tiny_text_to_image(tmp_path_factory.mktemp("tiny-sd") / "pipeline")
+
+
+@pytest.fixture
+def planned(tmp_path):
+    out = tmp_path / "synth"
+    out.mkdir()
+    lines = [
+        {"movie_id": f"synth-{k:05d}", "theme": theme, "plan": _plan(theme, scenes=2)}
+        for k, theme in enumerate(THEMES[:2])
+    ]
+    (out / "plans.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return out
+
+
+def _draw_options(out, pipeline, **overrides):
+    from movie101v2_hf.synth import DrawOptions
+
+    values = {
+        "out": str(out),
+        "pipeline": str(pipeline),
+        "steps": 2,
+        "height": 32,
+        "width": 32,
+        "show_progress": False,
+    }
+    return DrawOptions(**{**values, **overrides})
+
+
+def test_draw_keyframes_and_portraits_in_one_style_seeded(planned, tiny_pipeline, tmp_path):
+    import torch
+    from PIL import Image
+
+    from movie101v2_hf.synth import draw_keyframes
+
+    embedding = tmp_path / "style.pt"
+    torch.save({"<movie-style>": torch.randn(32)}, embedding)
+    record = draw_keyframes(_draw_options(planned, tiny_pipeline, style_embedding=str(embedding)))
+    lines = [json.loads(line) for line in (planned / "keyframes.jsonl").read_text().splitlines()]
+    assert record.complete and len(lines) == 2 * (2 + 2)  # two movies: two scenes and two portraits each
+    assert {line["kind"] for line in lines} == {"keyframe", "portrait"}
+    assert all(line["prompt"].startswith("<movie-style>, warm film grain") for line in lines)  # one style
+    scene = next(line for line in lines if line["kind"] == "keyframe")
+    assert (
+        "Lin: a woman of forty" in scene["prompt"] and "Bo: a boy of ten" in scene["prompt"]
+    )  # the cast as described
+    first = (planned / lines[0]["path"]).read_bytes()
+    assert Image.open(planned / lines[0]["path"]).size == (32, 32)
+    draw_keyframes(_draw_options(planned, tiny_pipeline, style_embedding=str(embedding), overwrite=True))
+    assert (planned / lines[0]["path"]).read_bytes() == first  # seeded: the same image again
+
+
+def test_draw_resumes_after_a_kill(planned, tiny_pipeline):
+    from dataclasses import asdict
+
+    from movie101v2_hf.synth import draw_keyframes
+
+    options = _draw_options(planned, tiny_pipeline)
+    script = (
+        "import json, sys, time; from movie101v2_hf.synth import draw, DrawOptions; "
+        "real = draw.write_atomically\n"
+        "def slow(*a):\n    real(*a); time.sleep(0.3)\n"
+        "draw.write_atomically = slow; draw.draw_keyframes(DrawOptions(**json.loads(sys.argv[1])))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, json.dumps(asdict(options))])
+    record_file = planned / "keyframes.jsonl"
+    deadline = time.monotonic() + 120
+    while not (record_file.is_file() and record_file.read_bytes().count(b"\n") >= 2):
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = record_file.read_bytes().count(b"\n")
+    assert 2 <= kept < 8
+    assert draw_keyframes(options).complete
+    ids = [json.loads(line)["image_id"] for line in record_file.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == 8
