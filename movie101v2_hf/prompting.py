@@ -170,6 +170,22 @@ class PromptOverrides:
         return {f.name: getattr(self, f.name) for f in fields(PromptOverrides) if getattr(self, f.name) is not None}
 
 
+def keyframes_to_frames(images: Sequence[Any]) -> Any:
+    """Keyframe images (PIL) as a uint8 T x C x H x W tensor, every image resized to the first one's size.
+
+    Example:
+        >>> from PIL import Image
+        >>> keyframes_to_frames([Image.new("RGB", (8, 6)), Image.new("RGB", (16, 12))]).shape
+        torch.Size([2, 3, 6, 8])
+    """
+    import numpy as np
+    import torch
+
+    size = images[0].size
+    arrays = [np.array(image.convert("RGB").resize(size)) for image in images]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
 def fit_pixels(frames: Any, max_pixels: int) -> Any:
     """Downscale uint8 frames (T x C x H x W or C x H x W) to at most `max_pixels` per frame, aspect kept.
 
@@ -286,6 +302,8 @@ class NarrationCollator:
         clip_id = row.get("clip_id")
         if "frames" in row and row["frames"] is not None:
             frames = row["frames"]
+        elif row.get("video") is None and row.get("keyframes"):  # a synthetic clip: its keyframes are the frames
+            frames = keyframes_to_frames(row["keyframes"])
         else:
             if "video" not in row:
                 raise KeyError(

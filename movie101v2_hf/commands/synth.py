@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..synth import DrawOptions, PlanOptions, draw_keyframes, plan_movies
+from ..synth import DrawOptions, PlanOptions, build_dataset, draw_keyframes, plan_movies
 from .base import Command, options_from
 
 
@@ -12,7 +12,7 @@ class Synth(Command):
     name = "synth"
     help = (
         "Synthetic movies for training, after MovieLLM: `plan` has an LLM write them as validated JSON, `draw` "
-        "draws their keyframes with diffusers."
+        "draws their keyframes with diffusers, `dataset` writes them as a dataset."
     )
 
     @classmethod
@@ -28,6 +28,19 @@ class Synth(Command):
             dataclass_types=(DrawOptions,),
         )
         draw.set_defaults(run=cls.draw)
+        dataset = steps.add_parser(
+            "dataset", help="Write the planned and drawn movies as a dataset, with contact sheets."
+        )
+        dataset.add_argument("--out", required=True, help="The folder of `synth plan` and `synth draw`.")
+        dataset.set_defaults(run=cls.dataset)
+
+    @staticmethod
+    def dataset(args: argparse.Namespace) -> int:
+        built = build_dataset(args.out)
+        print(f"Wrote {built['dataset']}: {built['rows']}; contact sheets in {args.out}/contact_sheets")
+        if built["skipped"]:
+            print(f"{len(built['skipped'])} movie(s) not drawn completely were left out: {built['skipped'][:3]}")
+        return 0 if not built["skipped"] else 1
 
     @staticmethod
     def draw(args: argparse.Namespace) -> int:

@@ -40,19 +40,26 @@ def load_clips(
     from datasets import Video, load_dataset
 
     rows = load_dataset(dataset, config, split=split, streaming=streaming)
-    if "video" not in (rows.column_names or []):
+    columns = rows.column_names or []
+    if "keyframes" in columns and "video" not in columns:  # synthetic clips (`movie101v2 synth dataset`)
+        return _keep(rows, movie_ids, max_samples, streaming, f"{dataset} ({config}, {split})")
+    if "video" not in columns:
         raise ValueError(
             f"{dataset} ({config}, {split}) has no 'video' column: its clips do not point at movies. Prepare it with "
             "`movie101v2 prepare --release DIR --videos MOVIES_DIR --out DIR` (or --video-base URL) and train on that."
         )
     rows = rows.cast_column("video", Video(decode=False))
+    return _keep(rows, movie_ids, max_samples, streaming, f"{dataset} ({config}, {split})")
+
+
+def _keep(rows: Any, movie_ids: list[str] | None, max_samples: int | None, streaming: bool, name: str) -> Any:
     if movie_ids:
         wanted = set(movie_ids)
         rows = rows.filter(lambda movie_id: movie_id in wanted, input_columns="movie_id")
     if max_samples is not None:
         rows = rows.take(max_samples) if streaming else rows.select(range(min(max_samples, len(rows))))
     if not streaming and len(rows) == 0:
-        raise ValueError(f"No clip left in {dataset} ({config}, {split}) after movie_ids={movie_ids}.")
+        raise ValueError(f"No clip left in {name} after movie_ids={movie_ids}.")
     return rows
 
 
