@@ -280,3 +280,72 @@ def test_dataset_loads_and_the_sft_recipe_trains_on_it(planned, tiny_pipeline, t
     state = json.loads((tmp_path / "sft" / "trainer_state.json").read_text())
     assert state["global_step"] == 1 and all(e["loss"] == e["loss"] for e in state["log_history"] if "loss" in e)
     assert (tmp_path / "sft" / "adapter_config.json").is_file()
+
+
+def test_a_mix_with_movie101v2_trains_in_one_run(planned, tiny_pipeline, tiny_vlm, mini_prepared, tmp_path):
+    import os
+
+    import yaml
+
+    from movie101v2_hf.data.loading import load_clips, load_portraits
+    from movie101v2_hf.synth import build_dataset, draw_keyframes
+
+    assert draw_keyframes(_draw_options(planned, tiny_pipeline)).complete
+    build_dataset(planned)
+    mix = tmp_path / "mix"
+    assert (
+        cli.main(
+            [
+                "synth",
+                "mix",
+                "--synthetic",
+                str(planned / "dataset"),
+                "--movie101v2",
+                str(mini_prepared),
+                "--out",
+                str(mix),
+            ]
+        )
+        == 0
+    )
+    train = load_clips(str(mix), "en", "train")
+    kinds = {(row["video"] is None, bool(row["keyframes"])) for row in train}
+    assert kinds == {(False, False), (True, True)}  # Movie101v2 clips with a video, synthetic ones with keyframes
+    assert load_portraits(str(mix), "en", max_portraits=2).portraits("synth-00000", [])[0]["name"] == "Lin"
+    movie = next(m for m in set(train["movie_id"]) if not m.startswith("synth"))
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "sft_lora.py"
+    config = {
+        "model_name_or_path": str(tiny_vlm),
+        "use_peft": True,
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "dataset_name": str(mix),
+        "dataset_config": "en",
+        "movie_ids": [movie, "synth-00000"],
+        "video_num_frames": 2,
+        "max_portraits": 1,
+        "per_device_train_batch_size": 16,
+        "max_steps": 1,
+        "output_dir": str(tmp_path / "sft"),
+        "use_cpu": True,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "max_length": 1024,
+        "dataloader_num_workers": 0,
+        "record_clip_ids": True,
+    }
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "c")}
+    result = subprocess.run(
+        [sys.executable, str(recipe), "--config", str(tmp_path / "recipe.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    seen = (tmp_path / "sft" / "seen_clips" / "rank-0.txt").read_text().split()
+    assert any(c.startswith("synth-") for c in seen) and any(not c.startswith("synth-") for c in seen)

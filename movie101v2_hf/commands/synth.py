@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..synth import DrawOptions, PlanOptions, build_dataset, draw_keyframes, plan_movies
+from ..synth import DrawOptions, PlanOptions, build_dataset, draw_keyframes, mix_with_movie101v2, plan_movies
 from .base import Command, options_from
 
 
@@ -33,6 +33,18 @@ class Synth(Command):
         )
         dataset.add_argument("--out", required=True, help="The folder of `synth plan` and `synth draw`.")
         dataset.set_defaults(run=cls.dataset)
+        mix = steps.add_parser("mix", help="Movie101v2 clips and synthetic clips in one folder the recipe trains on.")
+        mix.add_argument("--synthetic", required=True, help="The dataset folder of `synth dataset` (OUT/dataset).")
+        mix.add_argument("--movie101v2", required=True, help="A prepared Movie101v2 folder or Hub id (with videos).")
+        mix.add_argument("--config", default="en", help="The Movie101v2 clip config (default en).")
+        mix.add_argument("--out", required=True, help="The folder to write.")
+        mix.set_defaults(run=cls.mix)
+
+    @staticmethod
+    def mix(args: argparse.Namespace) -> int:
+        counts = mix_with_movie101v2(args.synthetic, args.movie101v2, args.out, config=args.config)
+        print(f"Wrote {args.out}: {counts}. Train with --dataset_name {args.out} --dataset_config {args.config}")
+        return 0
 
     @staticmethod
     def dataset(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ and portraits with a `diffusers` pipeline, one style per movie, seeded and resum
 result as a script-free HF dataset (`narration`, `movies`, `qa`) that the SFT recipe trains on, and contact sheets.
 """
 
-from .dataset import build_dataset
+from .dataset import build_dataset, mix_with_movie101v2
 from .draw import DrawOptions, draw_keyframes, image_jobs
 from .plan import MoviePlan, PlanOptions, parse_plan, plan_movies, plan_prompt, read_themes
 
@@ -17,6 +17,7 @@ __all__ = [
     "PlanOptions",
     "draw_keyframes",
     "image_jobs",
+    "mix_with_movie101v2",
     "parse_plan",
     "plan_movies",
     "plan_prompt",

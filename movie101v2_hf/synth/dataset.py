@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..utils.io import read_jsonl, read_text, write_atomically
 from ..utils.runs import sidecar_path
 
@@ -201,8 +203,6 @@ def _contact_sheet(movie: dict[str, Any], narration: list[dict[str, Any]]) -> by
 
 
 def _card(plan: dict[str, Any], draw: dict[str, Any], counts: dict[str, int]) -> str:
-    import yaml
-
     header = {
         "license": "other",
         "pretty_name": "Synthetic movies (movie101v2-hf synth)",
@@ -242,3 +242,62 @@ it.
 `load_dataset(DIR, "narration")` gives clip rows whose `keyframes` are the frames; `recipes/sft_lora.py
 --dataset_name DIR --dataset_config narration` trains on them (portraits from the `movies` config).
 """
+
+
+def mix_with_movie101v2(
+    synthetic: str | Path, movie101v2: str, out: str | Path, *, config: str = "en"
+) -> dict[str, int]:
+    """A dataset folder training can read in one go: Movie101v2's clips of `config` (every split) with the
+    synthetic clips added to `train`, and both `movies` configs. Movie101v2 rows keep their `video` and get no
+    keyframes; synthetic rows have keyframes and no video; the collator reads each kind as it comes, so
+    `recipes/sft_lora.py --dataset_name OUT --dataset_config CONFIG` trains on the mix unchanged.
+
+    Example:
+        >>> mix_with_movie101v2("synth/dataset", "movie101v2-hf", "mix", config="en")  # doctest: +SKIP
+        {'train': 41430, 'validation': 2361, 'test': 2227, 'movies': 205}
+    """
+    from datasets import Image, List, Video, concatenate_datasets, load_dataset
+
+    out = Path(out)
+    synthetic_clips = load_dataset(str(synthetic), "narration", split="train")
+    counts = {}
+    for split, clips in load_dataset(movie101v2, config).items():
+        if "video" not in clips.column_names:
+            raise ValueError(f"{movie101v2} ({config}) has no video column: prepare it with --videos to train on it.")
+        clips = clips.cast_column("video", Video(decode=False))
+        clips = clips.add_column("keyframes", [[] for _ in range(len(clips))]).cast_column("keyframes", List(Image()))
+        if split == "train":
+            extra = synthetic_clips.add_column("video", [None] * len(synthetic_clips))
+            extra = extra.cast_column("video", Video(decode=False)).select_columns(clips.column_names)
+            clips = concatenate_datasets([clips, extra.cast(clips.features)])
+        clips.to_parquet(str(out / config / f"{split}-00000-of-00001.parquet"))
+        counts[split] = len(clips)
+    common = ["movie_id", "title", "cast"]
+    movies = [m.select_columns(common) for m in load_dataset(movie101v2, "movies").values()]
+    synthetic_movies = load_dataset(str(synthetic), "movies", split="train").select_columns(common)
+    synthetic_movies = synthetic_movies.map(
+        lambda cast: {"cast": [{k: v for k, v in member.items() if k != "description"} for member in cast]},
+        input_columns="cast",
+        features=movies[0].features,
+    )
+    mixed_movies = concatenate_datasets([*movies, synthetic_movies])
+    mixed_movies.to_parquet(str(out / "movies" / "train-00000-of-00001.parquet"))
+    counts["movies"] = len(mixed_movies)
+    header = {
+        "configs": [
+            {
+                "config_name": config,
+                "default": True,
+                "data_files": [{"split": s, "path": f"{config}/{s}-*.parquet"} for s in counts if s != "movies"],
+            },
+            {"config_name": "movies", "data_files": [{"split": "train", "path": "movies/train-*.parquet"}]},
+        ]
+    }
+    write_atomically(
+        out / "README.md",
+        f"---\n{yaml.safe_dump(header, sort_keys=False).rstrip()}\n---\n\n# Movie101v2 ({config}) mixed with "
+        f"synthetic movies\n\nMovie101v2 clips from `{movie101v2}` and synthetic clips from `{synthetic}` "
+        "(train only). Movie101v2's terms apply to its part (non-commercial academic research, no sharing); the "
+        "synthetic part follows the licences named in its own card.\n",
+    )
+    return counts
