@@ -349,3 +349,37 @@ def test_a_mix_with_movie101v2_trains_in_one_run(planned, tiny_pipeline, tiny_vl
     assert result.returncode == 0, result.stderr[-4000:]
     seen = (tmp_path / "sft" / "seen_clips" / "rank-0.txt").read_text().split()
     assert any(c.startswith("synth-") for c in seen) and any(not c.startswith("synth-") for c in seen)
+
+
+def test_the_vllm_planner_asks_for_json_of_the_plan_schema(monkeypatch):
+    # vLLM needs a GPU: its module is replaced by a recorder; what we hand it is real
+    import types
+
+    from movie101v2_hf.judge import VLLMJudge
+    from movie101v2_hf.synth import MoviePlan
+
+    calls = {}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            calls["init"] = kwargs
+
+        def chat(self, conversations, params, use_tqdm):
+            calls["params"] = params
+            return [types.SimpleNamespace(outputs=[types.SimpleNamespace(text=json.dumps(_plan("x")))])]
+
+    class Params:
+        def __init__(self, **kwargs):
+            self.__dict__.update(kwargs)
+
+    vllm = types.ModuleType("vllm")
+    vllm.LLM, vllm.SamplingParams = LLM, Params
+    sampling = types.ModuleType("vllm.sampling_params")
+    sampling.StructuredOutputsParams = Params
+    vllm.__spec__ = sampling.__spec__ = types.SimpleNamespace(name="vllm")
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
+    schema = MoviePlan.model_json_schema()
+    answers = VLLMJudge(model="planner", max_tokens=4096).generate(["theme"], metric="movie_plan", schema=schema)
+    assert parse_plan(answers[0], scenes=3).title == "X"
+    assert calls["params"].structured_outputs.json == schema and calls["params"].max_tokens == 4096
