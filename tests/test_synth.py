@@ -220,10 +220,23 @@ def test_draw_resumes_after_a_kill(planned, tiny_pipeline):
 # -- the dataset, and the SFT recipe on it --------------------------------------------------------------------
 
 
-def test_dataset_loads_and_the_sft_recipe_trains_on_it(planned, tiny_pipeline, tiny_vlm, tmp_path, capsys):
+def _run_sft_recipe(config: dict, tmp_path) -> None:
+    """recipes/sft_lora.py, unchanged, in a process of its own, offline."""
     import os
+    from pathlib import Path
 
     import yaml
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "sft_lora.py"
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "c")}
+    command = [sys.executable, str(recipe), "--config", str(tmp_path / "recipe.yaml")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_dataset_loads_and_the_sft_recipe_trains_on_it(planned, tiny_pipeline, tiny_vlm, tmp_path, capsys):
+
     from datasets import load_dataset
 
     from movie101v2_hf.synth import draw_keyframes
@@ -244,9 +257,6 @@ def test_dataset_loads_and_the_sft_recipe_trains_on_it(planned, tiny_pipeline, t
     assert "Keyframes and portraits" in card and "CreativeML Open RAIL++-M" in card
 
     # one step of recipes/sft_lora.py on the synthetic clips, unchanged
-    from pathlib import Path
-
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "sft_lora.py"
     config = {
         "model_name_or_path": str(tiny_vlm),
         "use_peft": True,
@@ -267,25 +277,13 @@ def test_dataset_loads_and_the_sft_recipe_trains_on_it(planned, tiny_pipeline, t
         "max_length": 512,
         "dataloader_num_workers": 0,
     }
-    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(config))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "c")}
-    result = subprocess.run(
-        [sys.executable, str(recipe), "--config", str(tmp_path / "recipe.yaml")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    _run_sft_recipe(config, tmp_path)
     state = json.loads((tmp_path / "sft" / "trainer_state.json").read_text())
     assert state["global_step"] == 1 and all(e["loss"] == e["loss"] for e in state["log_history"] if "loss" in e)
     assert (tmp_path / "sft" / "adapter_config.json").is_file()
 
 
 def test_a_mix_with_movie101v2_trains_in_one_run(planned, tiny_pipeline, tiny_vlm, mini_prepared, tmp_path):
-    import os
-
-    import yaml
 
     from movie101v2_hf.data.loading import load_clips, load_portraits
     from movie101v2_hf.synth import build_dataset, draw_keyframes
@@ -313,9 +311,6 @@ def test_a_mix_with_movie101v2_trains_in_one_run(planned, tiny_pipeline, tiny_vl
     assert kinds == {(False, False), (True, True)}  # Movie101v2 clips with a video, synthetic ones with keyframes
     assert load_portraits(str(mix), "en", max_portraits=2).portraits("synth-00000", [])[0]["name"] == "Lin"
     movie = next(m for m in set(train["movie_id"]) if not m.startswith("synth"))
-    from pathlib import Path
-
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "sft_lora.py"
     config = {
         "model_name_or_path": str(tiny_vlm),
         "use_peft": True,
@@ -337,16 +332,7 @@ def test_a_mix_with_movie101v2_trains_in_one_run(planned, tiny_pipeline, tiny_vl
         "dataloader_num_workers": 0,
         "record_clip_ids": True,
     }
-    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(config))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "c")}
-    result = subprocess.run(
-        [sys.executable, str(recipe), "--config", str(tmp_path / "recipe.yaml")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    _run_sft_recipe(config, tmp_path)
     seen = (tmp_path / "sft" / "seen_clips" / "rank-0.txt").read_text().split()
     assert any(c.startswith("synth-") for c in seen) and any(not c.startswith("synth-") for c in seen)
 
