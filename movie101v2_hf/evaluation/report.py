@@ -79,7 +79,8 @@ def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], 
     import matplotlib.pyplot as plt
 
     shown = [m for m in CHART_METRICS if any(isinstance(s.get(m), (int, float)) for _, s in runs)]
-    figure, axes = plt.subplots(figsize=(max(6, 1.1 * len(shown) * max(1, len(runs)) ** 0.5), 4))
+    # readable at any number of reference rows: the width follows the metrics, the legend sits beside the axes
+    figure, axes = plt.subplots(figsize=(min(16.0, 4.0 + 1.2 * len(shown)), 4.5))
     width = 0.8 / len(runs)
     intervals = results.get("ci95") or {}
     for r, (label, run_scores) in enumerate(runs):
@@ -94,7 +95,7 @@ def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], 
     axes.set_xticks([i + width * (len(runs) - 1) / 2 for i in range(len(shown))], shown, rotation=30)
     axes.set_ylabel("score (0-100; CIDEr x100)")
     axes.set_title(f"Movie101v2 {results['config']} / {results['split']}: {results['num_samples']} clips")
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
