@@ -2,6 +2,7 @@
 
 from .retrieval import RetrievalBackend, RetrievalIndex, RetrievalRequests, movie_lengths, rename
 from .run import (
+    DataParallel,
     NarrateOptions,
     build_backend,
     launch_data_parallel,
@@ -14,6 +15,7 @@ from .run import (
 )
 
 __all__ = [
+    "DataParallel",
     "NarrateOptions",
     "RetrievalBackend",
     "RetrievalIndex",

@@ -317,10 +317,9 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
     Example:
         >>> record = narrate_split(NarrateOptions(dataset="movie101v2-hf", out="preds.jsonl", backend="retrieval"))  # doctest: +SKIP
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if options.data_parallel_size > 1 and world == 1:
+    if options.data_parallel_size > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return launch_data_parallel(options)
-    state = rank_state(options.tensor_parallel_size) if world > 1 else None
+    ranks = DataParallel.start(options.out, tensor_parallel_size=options.tensor_parallel_size)
     clips = load_split(
         options.dataset,
         options.config,
@@ -329,11 +328,7 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
         movie_ids=options.movie_ids,
         max_samples=options.max_samples,
     )
-    out = options.out
-    if state is not None:
-        with state.split_between_processes(list(range(len(clips)))) as share:
-            clips = clips.select(share)
-        out = str(shard_path(options.out, state.process_index, state.num_processes))
+    clips = ranks.share(clips)
     if options.faces:
         clips = add_identified_characters(clips, options.faces)
         options = replace(options, identified_characters_column=IDENTIFIED_COLUMN)
@@ -352,22 +347,16 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
     record = run_narration(
         backend,
         clips,
-        out,
+        ranks.output,
         settings=run_settings,
         batch_size=options.batch_size,
         num_workers=options.num_workers if backend.needs_frames else 0,
         retries=options.retries,
         overwrite=options.overwrite,
         show_progress=options.show_progress,
-        progress_position=state.process_index if state is not None else 0,
+        progress_position=ranks.position,
     )
-    if state is None:
-        return record
-    state.wait_for_everyone()  # every shard is written
-    if state.is_main_process:
-        record = merge_shards(options.out, state.num_processes)
-    state.wait_for_everyone()  # the merged file is in place before any rank returns
-    return record if state.is_main_process else RunRecord.load(options.out)
+    return ranks.finish(record)
 
 
 # -- data parallel -----------------------------------------------------------------------------------------------
@@ -420,6 +409,58 @@ def rank_state(tensor_parallel_size: int) -> Any:
             )
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(mine)
     return PartialState(cpu=True)
+
+
+@dataclass
+class DataParallel:
+    """This process's part of a run: the whole run in one process, or, under `accelerate launch`, one rank's
+    contiguous share written to a shard that rank 0 merges in dataset order.
+
+    Example:
+        >>> ranks = DataParallel.start("preds.jsonl", tensor_parallel_size=1)  # one process: the whole run
+        >>> ranks.output, ranks.position
+        ('preds.jsonl', 0)
+    """
+
+    out: str
+    state: Any = None  # accelerate's PartialState under a launch, None in a single process
+    key: str = "clip_id"
+
+    @classmethod
+    def start(cls, out: str, *, tensor_parallel_size: int, key: str = "clip_id") -> DataParallel:
+        """Call before anything touches CUDA: under a launch, this rank's GPUs are pinned here."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return cls(out, rank_state(tensor_parallel_size) if world > 1 else None, key)
+
+    @property
+    def output(self) -> str:
+        """Where this process writes: the output itself, or this rank's shard of it."""
+        if self.state is None:
+            return self.out
+        return str(shard_path(self.out, self.state.process_index, self.state.num_processes))
+
+    @property
+    def position(self) -> int:
+        """This rank's index (its progress bar's line)."""
+        return self.state.process_index if self.state is not None else 0
+
+    def share(self, rows: Any) -> Any:
+        """This rank's contiguous share of `rows` (all of them in a single process)."""
+        if self.state is None:
+            return rows
+        with self.state.split_between_processes(list(range(len(rows)))) as share:
+            return rows.select(share)
+
+    def finish(self, record: RunRecord) -> RunRecord:
+        """The record of the whole run: under a launch, rank 0 merges the shards once every rank has written its
+        own, and every rank returns the merged record."""
+        if self.state is None:
+            return record
+        self.state.wait_for_everyone()  # every shard is written
+        if self.state.is_main_process:
+            record = merge_shards(self.out, self.state.num_processes, key=self.key)
+        self.state.wait_for_everyone()  # the merged file is in place before any rank returns
+        return record if self.state.is_main_process else RunRecord.load(self.out, key=self.key)
 
 
 def launch_data_parallel(options: Any, module: str = "movie101v2_hf.narrate.run", key: str = "clip_id") -> RunRecord:

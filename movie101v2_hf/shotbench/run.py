@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends import BACKENDS
-from ..narrate.run import launch_data_parallel, merge_shards, rank_state, run_narration, shard_path
+from ..narrate.run import DataParallel, launch_data_parallel, run_narration
 from ..prompting import PromptSettings
 from ..utils.runs import RunRecord
 from .data import load_shotbench
@@ -84,25 +84,20 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
     Example:
         >>> run_shotbench(ShotBenchRunOptions(data="ShotBench", out="preds.jsonl", model="Qwen/Qwen2.5-VL-7B-Instruct"))  # doctest: +SKIP
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if options.data_parallel_size > 1 and world == 1:
+    if options.data_parallel_size > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return launch_data_parallel(options, module="movie101v2_hf.shotbench.run", key="index")
-    state = rank_state(options.tensor_parallel_size) if world > 1 else None
+    ranks = DataParallel.start(options.out, tensor_parallel_size=options.tensor_parallel_size, key="index")
     rows = load_shotbench(options.data)
     if options.max_samples is not None:
         rows = rows.select(range(min(options.max_samples, len(rows))))
-    out = options.out
-    if state is not None:
-        with state.split_between_processes(list(range(len(rows)))) as share:
-            rows = rows.select(share)
-        out = str(shard_path(options.out, state.process_index, state.num_processes))
+    rows = ranks.share(rows)
     backend = BACKENDS.get(options.backend).from_options(
         options, settings=PromptSettings(max_portraits=0), portraits=None
     )
     record = run_narration(
         backend,
         rows,
-        out,
+        ranks.output,
         settings={**options.run_settings(), "backend_settings": backend.describe()},
         batch_size=options.batch_size,
         num_workers=options.num_workers,
@@ -111,15 +106,9 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
         show_progress=options.show_progress,
         key="index",
         output_field="prediction",
-        progress_position=state.process_index if state is not None else 0,
+        progress_position=ranks.position,
     )
-    if state is None:
-        return record
-    state.wait_for_everyone()
-    if state.is_main_process:
-        record = merge_shards(options.out, state.num_processes, key="index")
-    state.wait_for_everyone()
-    return record if state.is_main_process else RunRecord.load(options.out, key="index")
+    return ranks.finish(record)
 
 
 if __name__ == "__main__":  # a rank of `launch_data_parallel`
