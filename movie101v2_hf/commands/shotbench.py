@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..judge import JUDGE_BACKENDS, JudgmentCache, default_cache_path, make_backend
+from ..evaluation import build_judge
+from ..judge import JUDGE_BACKENDS
 from ..shotbench import LLMMatcher, evaluate_shotbench
 from ..shotbench.run import ShotBenchRunOptions, run_shotbench
 from .base import Command, options_from
@@ -55,14 +56,17 @@ class ShotBench(Command):
     @staticmethod
     def evaluate(args: argparse.Namespace) -> int:
         matcher = None
-        if args.judge_backend:
-            options = {"timeout": args.judge_timeout, "max_retries": args.judge_retries}
-            if args.judge_backend == "openai" and args.judge_url:
-                options["base_url"] = args.judge_url
-            backend = make_backend(
-                args.judge_backend, args.judge_model, **(options if args.judge_backend == "openai" else {})
+        if args.judge_backend:  # the judge's own construction: backend options and the user's cache
+            judge = build_judge(
+                language="en",
+                backend=args.judge_backend,
+                model=args.judge_model,
+                url=args.judge_url,
+                cache=args.judge_cache,
+                timeout=args.judge_timeout,
+                retries=args.judge_retries,
             )
-            matcher = LLMMatcher(backend, JudgmentCache(args.judge_cache or default_cache_path()))
+            matcher = LLMMatcher(judge.backend, judge.cache)
         results = evaluate_shotbench(args.predictions, args.data, out=args.out, matcher=matcher)
         print(f"{'dimension':<10} {'accuracy':>9} {'n':>5}")
         for name, value in results["scores"].items():

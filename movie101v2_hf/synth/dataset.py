@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from ..utils.io import read_jsonl, read_text, write_atomically
-from ..utils.runs import sidecar_path
+from ..utils.runs import RunRecord, sidecar_path
 
 SCENE_SECONDS = 8.0
 
@@ -149,10 +149,6 @@ def _features() -> dict[str, Any]:
     }
 
 
-def _settings(path: Path) -> dict[str, Any]:
-    return json.loads(read_text(path, what="settings")).get("settings", {}) if path.is_file() else {}
-
-
 def build_dataset(out: str | Path) -> dict[str, Any]:
     """Write `OUT/dataset` (three configs, README with the card) and `OUT/contact_sheets/<movie>.png`; returns the
     counts and the movies skipped for missing images.
@@ -173,7 +169,8 @@ def build_dataset(out: str | Path) -> dict[str, Any]:
         target = folder / name / "train-00000-of-00001.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         Dataset.from_list(rows[name], features=features).to_parquet(str(target))
-    plan_settings = _settings(sidecar_path(out / "plans.jsonl"))
+    plans = out / "plans.jsonl"
+    plan_settings = RunRecord.load(plans, key="movie_id").settings if sidecar_path(plans).is_file() else {}
     draw_settings = json.loads(read_text(out / "draw_settings.json")) if (out / "draw_settings.json").is_file() else {}
     write_atomically(folder / "README.md", _card(plan_settings, draw_settings, {k: len(v) for k, v in rows.items()}))
     for movie in movies:
