@@ -203,6 +203,7 @@ def make_tiny_video_llm(path: str | Path, corpus: Iterable[str] = (), *, max_pix
         >>> make_tiny_video_llm("/tmp/tiny-qwen2.5-vl")  # doctest: +SKIP
         PosixPath('/tmp/tiny-qwen2.5-vl')
     """
+    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
         PreTrainedTokenizerFast,
@@ -259,7 +260,9 @@ def make_tiny_video_llm(path: str | Path, corpus: Iterable[str] = (), *, max_pix
         eos_token_id=eos,
         pad_token_id=pad,
     )
-    model = Qwen2_5_VLForConditionalGeneration(config)
+    with torch.random.fork_rng():  # the same weights whatever ran before, and the caller's RNG left as it was
+        torch.manual_seed(0)
+        model = Qwen2_5_VLForConditionalGeneration(config)
     model.generation_config.eos_token_id = eos
     model.generation_config.pad_token_id = pad
     path = Path(path)
