@@ -73,14 +73,29 @@ class JudgmentCache:
         self._lock = threading.Lock()
         # a writer of another process holds the lock for a few ms per judgment: wait for it, do not fail
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        columns = ", ".join(f"{name} {kind}" for name, kind in _CACHE_COLUMNS.items())
-        self._db.execute(f"CREATE TABLE IF NOT EXISTS judgments ({columns})")
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(judgments)")}
-        for name, kind in _CACHE_COLUMNS.items():
-            if name not in present:  # a cache written by an older version of the package
-                self._db.execute(f"ALTER TABLE judgments ADD COLUMN {name} {kind}")
-        self._db.commit()
+        self._set_up()
+
+    def _set_up(self, wait: float = 60.0) -> None:
+        """WAL mode and the table (columns added to a cache of an older version). Switching a new file to WAL while
+        another process creates it fails with "database is locked" without waiting on SQLite's busy handler, so
+        the set-up is retried until it goes through (at most `wait` seconds)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                columns = ", ".join(f"{name} {kind}" for name, kind in _CACHE_COLUMNS.items())
+                self._db.execute(f"CREATE TABLE IF NOT EXISTS judgments ({columns})")
+                present = {row[1] for row in self._db.execute("PRAGMA table_info(judgments)")}
+                for name, kind in _CACHE_COLUMNS.items():
+                    if name not in present:  # a cache written by an older version of the package
+                        self._db.execute(f"ALTER TABLE judgments ADD COLUMN {name} {kind}")
+                self._db.commit()
+                return
+            except sqlite3.OperationalError as err:
+                self._db.rollback()
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # SQLite offers nothing to wait on: the other process's set-up takes milliseconds
 
     @staticmethod
     def key(judge_model: str, prompt_version: str, metric: str, reference: str, candidate: str) -> str:
