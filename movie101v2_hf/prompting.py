@@ -376,15 +376,30 @@ class NarrationCollator:
 
     def _process(self, texts: list[str], inputs: list[dict[str, Any]], padding_side: str) -> Any:
         images = [item["images"] for item in inputs]
-        videos = [item["video"] for item in inputs if item["video"] is not None]
+        videos = [[item["video"]] for item in inputs if item["video"] is not None]
         kwargs: dict[str, Any] = {}
         if any(images):
             kwargs["images"] = images
         if videos:
+            # One list per sample: transformers 5.16-5.20 read a flat list of SmolVLM frame tensors as one video
+            # per frame.
             kwargs["videos"] = videos
             kwargs["video_metadata"] = [item["video_metadata"] for item in inputs if item["video"] is not None]
             kwargs["do_sample_frames"] = False  # the frames are already the sampled ones
-        return self.processor(text=texts, padding=True, padding_side=padding_side, return_tensors="pt", **kwargs)
+        processed = self.processor(text=texts, padding=True, padding_side=padding_side, return_tensors="pt", **kwargs)
+        shared = self._shared_visual_keys() if any(images) and videos else set()
+        if shared:
+            # The processor merges its image and video outputs into one dict, so where both are called
+            # `pixel_values` (SmolVLM) the portraits' pixels are lost: put them back in front of each sample's frames.
+            portraits = self.processor(images=images, return_tensors="pt")
+            for key in shared:
+                processed[key] = _images_then_frames(portraits["pixel_values"], portraits[key], processed[key])
+        return processed
+
+    def _shared_visual_keys(self) -> set[str]:
+        image_keys = getattr(getattr(self.processor, "image_processor", None), "model_input_names", None) or []
+        video_keys = getattr(getattr(self.processor, "video_processor", None), "model_input_names", None) or []
+        return set(image_keys) & set(video_keys)
 
     # -- inference --------------------------------------------------------------------------------------------
 
@@ -485,6 +500,24 @@ class NarrationCollator:
         # Appends of whole lines from DataLoader workers of one rank do not interleave within a line.
         with open(folder / f"rank-{rank}.txt", "a", encoding="utf-8") as handle:
             handle.write("".join(f"{clip_id}\n" for clip_id in clip_ids))
+
+
+def _images_then_frames(image_pixels: Any, images: Any, frames: Any) -> Any:
+    """Per sample, its real images (`image_pixels[i, j]` not all zero: the padding SmolVLM's model drops too) and
+    then its video frames, zero-padded to one batch tensor (B x N x ... for pixels and their attention masks)."""
+    import torch
+
+    samples = []
+    for i in range(images.shape[0]):
+        real = image_pixels[i].flatten(1).any(dim=1)
+        samples.append(torch.cat([images[i][real], frames[i]]) if i < frames.shape[0] else images[i][real])
+    count = max(sample.shape[0] for sample in samples)
+    height = max(sample.shape[-2] for sample in samples)
+    width = max(sample.shape[-1] for sample in samples)
+    out = torch.zeros((len(samples), count, *samples[0].shape[1:-2], height, width), dtype=images.dtype)
+    for i, sample in enumerate(samples):
+        out[i, : sample.shape[0], ..., : sample.shape[-2], : sample.shape[-1]] = sample
+    return out
 
 
 def _pil_to_tensor(image: Any) -> Any:

@@ -137,7 +137,7 @@ def lora_config(model: Any, model_args: Any, *, train_projector: bool = True) ->
                 f"No visual projector found in {type(model).__name__} (looked for {', '.join(_PROJECTORS)}). "
                 "Set lora_modules_to_save to its module name, or train_projector: false."
             )
-        modules_to_save = parts["projector"]
+        modules_to_save = _savable(model, parts["projector"])
     return LoraConfig(
         task_type=model_args.lora_task_type,
         r=model_args.lora_r,
@@ -149,6 +149,22 @@ def lora_config(model: Any, model_args: Any, *, train_projector: bool = True) ->
         use_dora=model_args.use_dora,
         bias="none",
     )
+
+
+def _savable(model: Any, names: list[str]) -> list[str]:
+    """`names` with each container (a `ModuleList` such as Qwen3-VL's `deepstack_merger_list`) replaced by its
+    children: PEFT's `modules_to_save` wraps modules that run a forward, and refuses containers."""
+    import torch
+
+    modules = dict(model.named_modules())
+    savable = []
+    for name in names:
+        module = modules[name]
+        if isinstance(module, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+            savable += _savable(model, [f"{name}.{child}" for child, _ in module.named_children()])
+        else:
+            savable.append(name)
+    return savable
 
 
 def freeze_vision_tower(model: Any) -> list[str]:
