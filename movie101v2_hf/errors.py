@@ -82,6 +82,10 @@ def _parse_clip_decode_text(text: str) -> tuple[str | None, str, str]:
     return ast.literal_eval(clip), video, message + " (raised in a DataLoader worker)"
 
 
+class BackendSetupError(Movie101v2Error, ValueError):
+    """A model backend cannot run the job as asked (e.g. a modality its engine does not take): stops the run."""
+
+
 class JudgeUnavailableError(Movie101v2Error, ConnectionError):
     """The judge server cannot be reached or keeps failing: the run stopped early instead of waiting on every
     remaining pair. The message names the URL and the last error; judgments received so far are kept."""

@@ -170,6 +170,39 @@ class PromptOverrides:
         return {f.name: getattr(self, f.name) for f in fields(PromptOverrides) if getattr(self, f.name) is not None}
 
 
+# Frame times go to processors as indices of a millisecond clock (`VideoMetadata.timestamps` is index / fps).
+_CLOCK = 1000
+
+
+def clip_metadata(frames: Any, start: float, end: float, times: Sequence[float] | Any | None = None) -> Any:
+    """`VideoMetadata` telling a processor the clip time of each frame: `times` (seconds of the movie, as the
+    sampler decoded them) less `start`, to the millisecond; without `times`, frames spread evenly over the clip.
+
+    Qwen3-VL and SmolVLM print these times in the prompt; Qwen2.5-VL takes the sampled rate from them.
+
+    Example:
+        >>> import torch
+        >>> meta = clip_metadata(torch.zeros(4, 3, 2, 2), 10.0, 14.0, [10.5, 11.5, 12.5, 13.5])
+        >>> meta.timestamps, meta.sampled_fps
+        ([0.5, 1.5, 2.5, 3.5], 1.0)
+    """
+    from transformers.video_utils import VideoMetadata
+
+    count = int(frames.shape[0])
+    duration = max(float(end) - float(start), 1e-3)
+    if times is None:
+        times = [float(start) + (k + 0.5) * duration / count for k in range(count)]
+    indices = [max(0, round((float(t) - float(start)) * _CLOCK)) for t in times]
+    return VideoMetadata(
+        total_num_frames=max(round(duration * _CLOCK), indices[-1] + 1),
+        fps=float(_CLOCK),
+        frames_indices=indices,
+        duration=duration,
+        height=int(frames.shape[-2]),
+        width=int(frames.shape[-1]),
+    )
+
+
 def keyframes_to_frames(images: Sequence[Any]) -> Any:
     """Keyframe images (PIL) as a uint8 T x C x H x W tensor, every image resized to the first one's size.
 
@@ -300,8 +333,9 @@ class NarrationCollator:
         """
         settings, language = self.settings, self.settings.language
         clip_id = row.get("clip_id")
+        times = None  # frames of their own (precomputed, keyframes) are spread evenly over the clip
         if "frames" in row and row["frames"] is not None:
-            frames = row["frames"]
+            frames, times = row["frames"], row.get("frame_timestamps")
         elif row.get("video") is None and row.get("keyframes"):  # a synthetic clip: its keyframes are the frames
             frames = keyframes_to_frames(row["keyframes"])
         else:
@@ -310,7 +344,7 @@ class NarrationCollator:
                     f"Clip {clip_id}: the row has no 'video' column. Prepare the dataset with "
                     "`movie101v2 prepare --videos DIR` so that clips point at their movies."
                 )
-            frames, _ = self.sampler.decode(row["video"], row["start"], row["end"], clip_id=clip_id)
+            frames, times = self.sampler.decode(row["video"], row["start"], row["end"], clip_id=clip_id)
         frames = fit_pixels(frames, settings.video_max_pixels)
 
         identified = (
@@ -333,7 +367,7 @@ class NarrationCollator:
         if settings.input_mode == "video":
             content.append({"type": "video"})
             video = frames
-            metadata = self._metadata(frames, row)
+            metadata = clip_metadata(frames, row["start"], row["end"], times)
         else:
             content.append({"type": "text", "text": _FRAMES_HEADER[language]})
             for tile in tile_frames(frames, settings.frames_per_image):
@@ -357,22 +391,6 @@ class NarrationCollator:
         # Main cast in billing order, never the clip's annotated characters: those are not known at inference.
         chosen = self.portraits.portraits(row["movie_id"], identified)
         return chosen[: self.settings.max_portraits]
-
-    @staticmethod
-    def _metadata(frames: Any, row: dict[str, Any]) -> Any:
-        from transformers.video_utils import VideoMetadata
-
-        count = int(frames.shape[0])
-        duration = max(float(row["end"]) - float(row["start"]), 1e-3)
-        # Frames are spread evenly over the clip (`sample_times`): frame k at k / fps seconds of clip time.
-        return VideoMetadata(
-            total_num_frames=count,
-            fps=count / duration,
-            frames_indices=list(range(count)),
-            duration=duration,
-            height=int(frames.shape[-2]),
-            width=int(frames.shape[-1]),
-        )
 
     def _process(self, texts: list[str], inputs: list[dict[str, Any]], padding_side: str) -> Any:
         images = [item["images"] for item in inputs]

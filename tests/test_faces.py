@@ -92,6 +92,15 @@ def test_a_missing_model_dir_says_what_to_do(tmp_path, capsys):
     assert "No insightface model pack" in capsys.readouterr().err
 
 
+def test_a_pack_without_a_detector_is_named_not_asserted(face_models, tmp_path):
+    # insightface 2.1's FaceAnalysis asserts that a detector exists; the user gets our message instead
+    pack = tmp_path / "recognizer-only"
+    pack.mkdir()
+    shutil.copy(face_models / "rec_tiny.onnx", pack)
+    with pytest.raises(ValueError, match=r"recognizer-only has no detection model.*unzipped model pack"):
+        FaceAnalyzer(pack, det_size=128)
+
+
 def test_the_cast_bank_is_cached_and_reused(face_models, face_world, tmp_path, caplog):
     prepared, _ = face_world
     analyzer = FaceAnalyzer(face_models, det_size=128)

@@ -8,9 +8,11 @@ text, or the exception that stopped it, per row. `describe()` says what identifi
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -84,13 +86,28 @@ def merge_adapter(folder: str | Path, base_model: str, out: str | Path) -> None:
 
 
 def merged_model(adapter: str, base_model: str, merged_dir: str | None = None) -> str:
-    """The folder of `base_model` merged with `adapter`, merged once (into `ADAPTER/merged` by default)."""
+    """The folder of `base_model` merged with `adapter`, merged once (into `ADAPTER/merged` by default).
+
+    Processes asking at once (the ranks of a data-parallel run) take turns on a lock file beside the target: the
+    first merges into a private folder and renames it into place, the others find it done.
+    """
     target = Path(merged_dir or Path(adapter) / "merged")
-    if not (target / "config.json").is_file():
-        logger.info("merging the adapter %s into %s", adapter, target)
-        tmp = target.with_name(target.name + ".partial")
-        merge_adapter(adapter, adapter_config(adapter).get("base_model_name_or_path") or base_model, tmp)
-        os.replace(tmp, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not (target / "config.json").is_file():
+            if target.exists() and any(target.iterdir()):
+                raise FileExistsError(
+                    f"{target} exists and holds no merged model (no config.json): it is not ours to replace. Move it "
+                    "away and run again."
+                )
+            logger.info("merging the adapter %s into %s", adapter, target)
+            tmp = target.with_name(f"{target.name}.partial-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            merge_adapter(adapter, adapter_config(adapter).get("base_model_name_or_path") or base_model, tmp)
+            if target.exists():
+                target.rmdir()  # empty (checked above)
+            os.replace(tmp, target)
     return str(target)
 
 

@@ -61,8 +61,7 @@ class ChatRequests:
                 if part["type"] == "image":
                     parts.append({"type": "image_url", "image_url": {"url": data_url(next(images))}})
                 elif part["type"] == "video":  # frames as images, in order, with their clip time
-                    for k, frame in enumerate(inputs["video"]):
-                        seconds = k / inputs["video_metadata"].fps
+                    for frame, seconds in zip(inputs["video"], inputs["video_metadata"].timestamps):
                         parts.append({"type": "text", "text": f"[{seconds:.1f}s]"})
                         parts.append({"type": "image_url", "image_url": {"url": data_url(to_pil(frame))}})
                 else:

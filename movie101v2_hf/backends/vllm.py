@@ -6,10 +6,40 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import require
+from ..errors import BackendSetupError, require
 from .base import BACKENDS, CollatorBackend, adapter_config, merged_model
 
 logger = logging.getLogger(__name__)
+
+
+# The ranks vLLM's LoRA kernels are built for (`LoRAConfig.max_lora_rank`); an adapter's rank is served in the next.
+LORA_RANK_SLOTS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def lora_rank_slot(rank: int) -> int:
+    """The smallest rank vLLM accepts that holds an adapter of rank `rank`.
+
+    Example:
+        >>> lora_rank_slot(4), lora_rank_slot(16), lora_rank_slot(24)
+        (8, 16, 32)
+    """
+    for slot in LORA_RANK_SLOTS:
+        if rank <= slot:
+            return slot
+    raise ValueError(f"A LoRA rank of {rank} is more than vLLM serves (at most {LORA_RANK_SLOTS[-1]}).")
+
+
+def check_video_support(llm: Any, input_mode: str) -> None:
+    """Stop before any clip when the prompt has a video that vLLM's implementation of the model cannot take."""
+    from vllm.multimodal import MULTIMODAL_REGISTRY
+
+    supported = MULTIMODAL_REGISTRY.get_processing_info(llm.model_config).get_supported_mm_limits()
+    if input_mode == "video" and "video" not in supported:
+        architecture = ", ".join(llm.model_config.architectures or ["this model"])
+        raise BackendSetupError(
+            f"vLLM's {architecture} takes {', '.join(sorted(supported)) or 'no'} inputs, no video: narrate it with "
+            "--input-mode images (frames tiled into images), or use --backend transformers for video mode."
+        )
 
 
 @BACKENDS.register("vllm")
@@ -42,10 +72,11 @@ class VLLMBackend(CollatorBackend):
                 logger.info("vLLM cannot load the adapter's projector weights as LoRA: using the merged model")
                 model = merged_model(self.adapter, self.model, self.merged_dir)
             elif self.adapter:
-                lora = {"enable_lora": True, "max_lora_rank": int(config.get("r", 16)), "max_loras": 1}
+                lora = {"enable_lora": True, "max_lora_rank": lora_rank_slot(int(config.get("r", 16))), "max_loras": 1}
             settings = self.settings
-            tiles = 0 if settings.input_mode == "video" else -(-settings.video_maxlen // settings.frames_per_image)
-            self._llm = LLM(
+            frames = settings.video_maxlen if settings.video_fps is not None else settings.video_num_frames
+            tiles = 0 if settings.input_mode == "video" else -(-frames // settings.frames_per_image)
+            llm = LLM(
                 model=model,
                 tensor_parallel_size=self.tensor_parallel_size,
                 max_model_len=self.max_model_len,
@@ -57,6 +88,8 @@ class VLLMBackend(CollatorBackend):
                 **lora,
                 **self.llm_kwargs,
             )
+            check_video_support(llm, settings.input_mode)
+            self._llm = llm
         return self._llm
 
     def generate(self, batch: Any) -> list[str | BaseException]:

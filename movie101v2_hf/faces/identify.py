@@ -104,12 +104,15 @@ class FaceAnalyzer:
         self.providers = list(
             providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         )
-        self.app = FaceAnalysis(
-            name=str(self.model_dir), allowed_modules=["detection", "recognition"], providers=self.providers
-        )
+        try:
+            self.app = FaceAnalysis(
+                name=str(self.model_dir), allowed_modules=["detection", "recognition"], providers=self.providers
+            )
+        except AssertionError:  # insightface 2.1 asserts that the pack has a detector
+            self._refuse(["detection"])
         missing = [task for task in ("detection", "recognition") if task not in self.app.models]
         if missing:
-            raise ValueError(f"{self.model_dir} has no {' and no '.join(missing)} model that insightface recognises.")
+            self._refuse(missing)
         on_gpu = self.providers[0] == "CUDAExecutionProvider"
         self.app.prepare(ctx_id=0 if on_gpu else -1, det_thresh=det_thresh, det_size=(det_size, det_size))
         self.det_size, self.det_thresh = det_size, det_thresh
@@ -117,6 +120,12 @@ class FaceAnalyzer:
         for task in ("detection", "recognition"):
             digest.update(Path(self.app.models[task].model_file).read_bytes())
         self.fingerprint = digest.hexdigest()[:16]  # the cache key of every embedding this analyzer makes
+
+    def _refuse(self, missing: list[str]) -> None:
+        raise ValueError(
+            f"{self.model_dir} has no {' and no '.join(missing)} model that insightface recognises: pass the folder of "
+            "an unzipped model pack (e.g. buffalo_l, with det_10g.onnx and w600k_r50.onnx)."
+        )
 
     def faces(self, image: Any) -> list[Face]:
         """Faces of an RGB image (H x W x 3 uint8 numpy array, or a PIL image), best detection first."""

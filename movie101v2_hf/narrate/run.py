@@ -10,7 +10,8 @@ retried, then recorded with its error, and the record says `complete: false` unt
 Frames are decoded in DataLoader workers while the model generates.
 
 Data parallel runs on `accelerate launch` (one process per GPU group; several nodes with its usual flags): each
-rank narrates its contiguous share of the clips (`PartialState.split_between_processes`) into a shard file, and
+rank narrates its contiguous share of the clips into a shard file (the ranks meet at barriers on the launcher's store, with
+no torch process group for engines to inherit), and
 rank 0 merges the shards in dataset order. `--data-parallel-size N` starts that launch for you.
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 from ..backends import BACKENDS, Backend, RequestBuilder
 from ..constants import SINGLE_LANGUAGE_CONFIGS, config_language
 from ..data.loading import load_portraits, load_split
+from ..errors import BackendSetupError
 from ..faces import IDENTIFIED_COLUMN, add_identified_characters
 from ..prompting import PROMPT_SETTINGS_FILE, PromptOverrides, PromptSettings
 from ..utils.io import write_atomically
@@ -244,6 +246,8 @@ def run_narration(
                 if clip_ids:
                     try:
                         narrations = backend.generate(payload)
+                    except BackendSetupError:
+                        raise  # no clip can succeed: stop, with what is written kept
                     except Exception as err:  # noqa: BLE001 (retried one clip at a time below)
                         narrations = [err] * len(clip_ids)
                     results.update(zip(clip_ids, narrations))
@@ -390,14 +394,9 @@ def _gpus() -> list[str]:
     return [line.strip() for line in listed.splitlines() if line.strip()]
 
 
-def rank_state(tensor_parallel_size: int) -> Any:
-    """This rank's place in an `accelerate launch` run, with its own GPUs pinned before anything touches CUDA.
-
-    The process group only coordinates (split, barriers), so it runs on gloo on the CPU; the model of rank r
-    uses GPUs [r * tp, (r + 1) * tp) of the node, tp being `tensor_parallel_size`.
-    """
-    from accelerate import PartialState
-
+def pin_rank_gpus(tensor_parallel_size: int) -> None:
+    """Give this rank of an `accelerate launch` its own GPUs, before anything touches CUDA: the model of local rank
+    r uses GPUs [r * tp, (r + 1) * tp) of the node, tp being `tensor_parallel_size`."""
     local_rank, per_rank = int(os.environ.get("LOCAL_RANK", "0")), tensor_parallel_size
     gpus = _gpus()
     if gpus:
@@ -408,7 +407,44 @@ def rank_state(tensor_parallel_size: int) -> Any:
                 f"(tensor_parallel_size={per_rank}), but this node has {len(gpus)}: launch fewer processes."
             )
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(mine)
-    return PartialState(cpu=True)
+
+
+@dataclass
+class RankGroup:
+    """The ranks of a launch, coordinated through the launcher's key-value store and no torch process group.
+
+    A process group would be inherited by the engines the ranks start: vLLM reuses an initialised torch group (its
+    tensor-parallel workers of one copy then take the rank of the copy) and forks its workers with it. The store
+    (`torch.distributed.rendezvous("env://")`, the one torchrun's agent serves) only carries the ranks' barriers.
+    """
+
+    rank: int
+    world: int
+    store: Any
+    _barriers: int = 0
+
+    @classmethod
+    def join(cls) -> RankGroup:
+        """This process's place in the launch (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)."""
+        from datetime import timedelta
+
+        import torch.distributed as dist
+
+        # A rank may narrate for hours before the others' barrier: the store waits as long as the launcher lives.
+        store, rank, world = next(dist.rendezvous("env://", timeout=timedelta(days=7)))
+        return cls(rank, world, dist.PrefixStore("movie101v2_hf", store))
+
+    def wait_for_everyone(self) -> None:
+        """Return once every rank has called this (the n-th call of each rank meets the n-th of the others)."""
+        self._barriers += 1
+        self.store.set(f"barrier-{self._barriers}/{self.rank}", "1")
+        self.store.wait([f"barrier-{self._barriers}/{rank}" for rank in range(self.world)])
+
+    def share(self, count: int) -> range:
+        """This rank's contiguous share of `count` items; the first `count % world` ranks take one more."""
+        per, extra = divmod(count, self.world)
+        first = self.rank * per + min(self.rank, extra)
+        return range(first, first + per + (self.rank < extra))
 
 
 @dataclass
@@ -423,44 +459,43 @@ class DataParallel:
     """
 
     out: str
-    state: Any = None  # accelerate's PartialState under a launch, None in a single process
+    group: RankGroup | None = None  # the launch's ranks, None in a single process
     key: str = "clip_id"
 
     @classmethod
     def start(cls, out: str, *, tensor_parallel_size: int, key: str = "clip_id") -> DataParallel:
         """Call before anything touches CUDA: under a launch, this rank's GPUs are pinned here."""
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        return cls(out, rank_state(tensor_parallel_size) if world > 1 else None, key)
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return cls(out, None, key)
+        pin_rank_gpus(tensor_parallel_size)
+        return cls(out, RankGroup.join(), key)
 
     @property
     def output(self) -> str:
         """Where this process writes: the output itself, or this rank's shard of it."""
-        if self.state is None:
+        if self.group is None:
             return self.out
-        return str(shard_path(self.out, self.state.process_index, self.state.num_processes))
+        return str(shard_path(self.out, self.group.rank, self.group.world))
 
     @property
     def position(self) -> int:
         """This rank's index (its progress bar's line)."""
-        return self.state.process_index if self.state is not None else 0
+        return self.group.rank if self.group is not None else 0
 
     def share(self, rows: Any) -> Any:
         """This rank's contiguous share of `rows` (all of them in a single process)."""
-        if self.state is None:
-            return rows
-        with self.state.split_between_processes(list(range(len(rows)))) as share:
-            return rows.select(share)
+        return rows if self.group is None else rows.select(self.group.share(len(rows)))
 
     def finish(self, record: RunRecord) -> RunRecord:
         """The record of the whole run: under a launch, rank 0 merges the shards once every rank has written its
         own, and every rank returns the merged record."""
-        if self.state is None:
+        if self.group is None:
             return record
-        self.state.wait_for_everyone()  # every shard is written
-        if self.state.is_main_process:
-            record = merge_shards(self.out, self.state.num_processes, key=self.key)
-        self.state.wait_for_everyone()  # the merged file is in place before any rank returns
-        return record if self.state.is_main_process else RunRecord.load(self.out, key=self.key)
+        self.group.wait_for_everyone()  # every shard is written
+        if self.group.rank == 0:
+            record = merge_shards(self.out, self.group.world, key=self.key)
+        self.group.wait_for_everyone()  # the merged file is in place before any rank returns
+        return record if self.group.rank == 0 else RunRecord.load(self.out, key=self.key)
 
 
 def launch_data_parallel(options: Any, module: str = "movie101v2_hf.narrate.run", key: str = "clip_id") -> RunRecord:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..data.video import ClipSampler
-from ..prompting import NarrationCollator, PromptSettings, fit_pixels, to_pil
+from ..prompting import NarrationCollator, PromptSettings, clip_metadata, fit_pixels, to_pil
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
 # ours, in the R1 style the ShotBench code uses for reasoning models
@@ -63,9 +63,9 @@ class ShotBenchCollator(NarrationCollator):
         images, video, metadata = [], None, None
         if row.get("video") is not None:
             end = self.sampler.duration(row["video"])
-            frames, _ = self.sampler.decode(row["video"], 0.0, end, clip_id=str(row.get("index")))
+            frames, times = self.sampler.decode(row["video"], 0.0, end, clip_id=str(row.get("index")))
             video = fit_pixels(frames, self.max_pixels)
-            metadata = self._metadata(video, {"start": 0.0, "end": end})
+            metadata = clip_metadata(video, 0.0, end, times)
             media = {"type": "video"}
         else:
             image = row["image"]
