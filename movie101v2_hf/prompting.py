@@ -419,6 +419,20 @@ class NarrationCollator:
         video_keys = getattr(getattr(self.processor, "video_processor", None), "model_input_names", None) or []
         return set(image_keys) & set(video_keys)
 
+    def media_limits(self) -> dict[str, int]:
+        """The most images and videos one prompt holds (vLLM's `limit_mm_per_prompt`): the portraits, plus the
+        video in `video` mode or the frame tiles in `images` mode (`video_maxlen` frames with `video_fps`).
+
+        Example:
+            >>> NarrationCollator.media_limits.__doc__ is not None
+            True
+        """
+        settings = self.settings
+        if settings.input_mode == "video":
+            return {"image": settings.max_portraits, "video": 1}
+        frames = settings.video_maxlen if settings.video_fps is not None else settings.video_num_frames
+        return {"image": settings.max_portraits + -(-frames // settings.frames_per_image), "video": 0}
+
     # -- inference --------------------------------------------------------------------------------------------
 
     def prompt_inputs(self, rows: Sequence[dict[str, Any]]) -> Any:

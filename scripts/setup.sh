@@ -25,6 +25,8 @@ if ((${#missing[@]})); then
   fi
 fi
 
+[ "${1:-}" = "--system-only" ] && exit 0  # the system tools alone (scripts/setup_vllm.sh)
+
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi

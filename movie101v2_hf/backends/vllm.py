@@ -29,12 +29,12 @@ def lora_rank_slot(rank: int) -> int:
     raise ValueError(f"A LoRA rank of {rank} is more than vLLM serves (at most {LORA_RANK_SLOTS[-1]}).")
 
 
-def check_video_support(llm: Any, input_mode: str) -> None:
-    """Stop before any clip when the prompt has a video that vLLM's implementation of the model cannot take."""
+def check_video_support(llm: Any, takes_video: bool) -> None:
+    """Stop before any clip when the prompts have a video that vLLM's implementation of the model cannot take."""
     from vllm.multimodal import MULTIMODAL_REGISTRY
 
     supported = MULTIMODAL_REGISTRY.get_processing_info(llm.model_config).get_supported_mm_limits()
-    if input_mode == "video" and "video" not in supported:
+    if takes_video and "video" not in supported:
         architecture = ", ".join(llm.model_config.architectures or ["this model"])
         raise BackendSetupError(
             f"vLLM's {architecture} takes {', '.join(sorted(supported)) or 'no'} inputs, no video: narrate it with "
@@ -58,6 +58,8 @@ class VLLMBackend(CollatorBackend):
     tensor_parallel_size: int = 1
     max_model_len: int | None = 32768
     merged_dir: str | None = None
+    dtype: str = "auto"
+    enforce_eager: bool = False
     llm_kwargs: dict[str, Any] = field(default_factory=dict)
     request_kind = "vllm"
 
@@ -73,22 +75,18 @@ class VLLMBackend(CollatorBackend):
                 model = merged_model(self.adapter, self.model, self.merged_dir)
             elif self.adapter:
                 lora = {"enable_lora": True, "max_lora_rank": lora_rank_slot(int(config.get("r", 16))), "max_loras": 1}
-            settings = self.settings
-            frames = settings.video_maxlen if settings.video_fps is not None else settings.video_num_frames
-            tiles = 0 if settings.input_mode == "video" else -(-frames // settings.frames_per_image)
             llm = LLM(
                 model=model,
                 tensor_parallel_size=self.tensor_parallel_size,
                 max_model_len=self.max_model_len,
-                limit_mm_per_prompt={
-                    "image": settings.max_portraits + tiles,
-                    "video": int(settings.input_mode == "video"),
-                },
+                limit_mm_per_prompt=self.collator.media_limits(),
                 seed=0,
+                dtype=self.dtype,
+                enforce_eager=self.enforce_eager,
                 **lora,
                 **self.llm_kwargs,
             )
-            check_video_support(llm, settings.input_mode)
+            check_video_support(llm, self.collator.media_limits()["video"] > 0)
             self._llm = llm
         return self._llm
 

@@ -63,6 +63,7 @@ def build_judge(
     timeout: float = 120.0,
     retries: int = 4,
     rejudge_invalid: bool = True,
+    structured_output: bool = False,
     show_progress: bool = True,
 ) -> Judge:
     """A `Judge` from plain options: the paper's judge model for `language` unless `model` is given, the
@@ -74,6 +75,8 @@ def build_judge(
         concurrency, timeout, retries: requests at once, seconds per attempt and retries of a failed request
             (the `openai` backend).
         rejudge_invalid: ask again the pairs whose cached answer was invalid.
+        structured_output: ask the server to constrain answers to the score format (`structured_outputs` in the
+            request: vLLM and SGLang servers; the `openai` backend).
 
     Example:
         >>> judge = build_judge(language="en", url="http://localhost:8000/v1")  # doctest: +SKIP
@@ -83,7 +86,12 @@ def build_judge(
     model = model or DEFAULT_JUDGE_MODELS[language]
     options: dict[str, Any] = {}
     if backend == "openai":
-        options = {"concurrency": concurrency, "timeout": timeout, "max_retries": retries}
+        options = {
+            "concurrency": concurrency,
+            "timeout": timeout,
+            "max_retries": retries,
+            "structured_output": structured_output,
+        }
         options.update({"base_url": url} if url else {})
     prompts = PromptSet.from_release(release, language) if release else PromptSet.packaged(language)
     if cache is False:
@@ -140,6 +148,10 @@ class ScoringOptions:
             "answer was invalid (default: yes; --no-rejudge-invalid keeps them)."
         },
     )
+    judge_structured_output: bool = field(
+        default=False,
+        metadata={"help": "Constrain the judge's answers to the score format (vLLM / SGLang servers; openai)."},
+    )
     release: str | None = field(default=None, metadata={"help": "A copy of the release: its official judge prompts."})
     judge_cache: str | None = field(
         default=None,
@@ -174,6 +186,7 @@ class ScoringOptions:
             timeout=self.judge_timeout,
             retries=self.judge_retries,
             rejudge_invalid=self.rejudge_invalid,
+            structured_output=self.judge_structured_output,
         )
 
     def metric_names(self, judge: Judge | None) -> list[str]:

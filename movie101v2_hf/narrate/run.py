@@ -39,6 +39,9 @@ from .retrieval import RetrievalBackend
 logger = logging.getLogger(__name__)
 
 
+ENFORCE_EAGER_HELP = "vllm: no CUDA graphs or compilation (an engine starts in seconds; decoding is slower)."
+
+
 @dataclass(kw_only=True)
 class NarrateOptions(PromptOverrides):
     """Every option of `movie101v2 narrate` (the command line is built from these fields); the prompt fields of
@@ -94,6 +97,7 @@ class NarrateOptions(PromptOverrides):
         },
     )
     max_model_len: int | None = field(default=32768, metadata={"help": "Context length (vllm)."})
+    enforce_eager: bool = field(default=False, metadata={"help": ENFORCE_EAGER_HELP})
     base_url: str = field(
         default="http://localhost:8000/v1",
         metadata={"help": "The server's /v1 URL (openai); key from OPENAI_API_KEY."},
@@ -104,7 +108,7 @@ class NarrateOptions(PromptOverrides):
     device: str | None = field(
         default=None, metadata={"help": "transformers: cuda, cpu, ... (default: cuda when available)."}
     )
-    dtype: str = field(default="auto", metadata={"help": "transformers: model dtype."})
+    dtype: str = field(default="auto", metadata={"help": "transformers, vllm: model dtype."})
     faces: str | None = field(
         default=None,
         metadata={

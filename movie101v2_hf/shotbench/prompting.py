@@ -58,6 +58,10 @@ class ShotBenchCollator(NarrationCollator):
         super().__post_init__()
         self.sampler = ClipSampler(fps=self.video_fps, max_frames=self.max_frames)
 
+    def media_limits(self) -> dict[str, int]:
+        """A question has a still or a clip."""
+        return {"image": 1, "video": 1}
+
     def clip_inputs(self, row: dict[str, Any]) -> dict[str, Any]:
         """The system and user turns of one question, with its still or its clip's frames."""
         images, video, metadata = [], None, None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends import BACKENDS
-from ..narrate.run import DataParallel, launch_data_parallel, run_narration
+from ..narrate.run import ENFORCE_EAGER_HELP, DataParallel, launch_data_parallel, run_narration
 from ..prompting import PromptSettings
 from ..utils.runs import RunRecord
 from .data import load_shotbench
@@ -48,6 +48,7 @@ class ShotBenchRunOptions:
     data_parallel_size: int = field(default=1, metadata={"help": "Processes, each on its own GPUs and share."})
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model copy (vllm)."})
     max_model_len: int | None = field(default=32768, metadata={"help": "Context length (vllm)."})
+    enforce_eager: bool = field(default=False, metadata={"help": ENFORCE_EAGER_HELP})
     base_url: str = field(default="http://localhost:8000/v1", metadata={"help": "Server /v1 URL (openai)."})
     concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
     request_retries: int = field(default=4, metadata={"help": "Retries of a request (openai)."})
