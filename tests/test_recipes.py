@@ -97,3 +97,13 @@ def test_shotbench_recipe_runs_as_shipped(yaml_path, tmp_path):
     )
     assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 2
     assert (out / "adapter_config.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_gpu_check_dry_runs_on_a_cpu(tmp_path):
+    # the GPU check of a lent machine, as a dry run: one family trained with its YAML and narrated, figures printed
+    command = [sys.executable, str(RECIPES / "gpu_check.py"), "--device", "cpu", "--families", "qwen2.5-vl"]
+    result = _run(command + ["--steps", "1", "--no-vllm", "--out", str(tmp_path / "check")], tmp_path)
+    results = json.loads((tmp_path / "check" / "gpu_check.json").read_text())
+    assert [(r["step"], r["status"]) for r in results] == [("train", "ran"), ("narrate-transformers", "ran")]
+    assert results[1]["clips"] == 3 and "clips_per_s" in results[1] and "2 ran, 0 failed" in result.stdout

