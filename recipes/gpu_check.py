@@ -34,11 +34,11 @@ YAMLS = {
 CPU_FLAGS = ["--use_cpu", "true", "--bf16", "false", "--dtype", "float32"]
 
 
-def _step(results: list[dict], family: str, step: str, run) -> None:
+def _step(results: list[dict], family: str, step: str, run, *arguments) -> None:
     start = time.perf_counter()
     entry = {"family": family, "step": step}
     try:
-        entry.update(run() or {})
+        entry.update(run(*arguments) or {})
         entry["status"] = "ran"
     except Exception as err:  # noqa: BLE001 (every step is reported, the check goes on)
         entry.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
@@ -141,20 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(exist_ok=True)
         model = args.model or str(make_tiny_model(family, folder / "model"))
         adapter = folder / "adapter"
-        _step(results, family, "train", lambda: _train(family, model, dataset, adapter, args))
-        _step(
-            results,
-            family,
-            "narrate-transformers",
-            lambda: _narrate_transformers(model, adapter, dataset, folder / "preds-transformers.jsonl", args),
-        )
+        _step(results, family, "train", _train, family, model, dataset, adapter, args)
+        preds = folder / "preds-transformers.jsonl"
+        _step(results, family, "narrate-transformers", _narrate_transformers, model, adapter, dataset, preds, args)
         if not args.no_vllm and family in ("qwen2.5-vl", "qwen3-vl"):  # the families the vLLM tests cover
-            _step(
-                results,
-                family,
-                "narrate-vllm",
-                lambda: _narrate_vllm(model, adapter, dataset, folder / "preds-vllm.jsonl", args),
-            )
+            preds = folder / "preds-vllm.jsonl"
+            _step(results, family, "narrate-vllm", _narrate_vllm, model, adapter, dataset, preds, args)
     (work / "gpu_check.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\n{'family':16} {'step':22} {'status':7} {'seconds':>8}  figures")
     for entry in results:
