@@ -291,6 +291,7 @@ def test_vllm_backend_builds_multimodal_requests(sample_prepared_with_movies, ti
     class LLM:
         def __init__(self, **kwargs):
             calls["init"] = kwargs
+            self.model_config = types.SimpleNamespace(architectures=["Qwen2_5_VLForConditionalGeneration"])
 
         def generate(self, requests, params, lora_request=None, use_tqdm=True):
             calls.setdefault("requests", []).extend(requests)
@@ -306,7 +307,10 @@ def test_vllm_backend_builds_multimodal_requests(sample_prepared_with_movies, ti
     lora = types.ModuleType("vllm.lora")
     lora_request = types.ModuleType("vllm.lora.request")
     lora_request.LoRARequest = Recorder
-    for module in (vllm, lora, lora_request):
+    multimodal = types.ModuleType("vllm.multimodal")  # what vLLM says the model takes
+    limits = types.SimpleNamespace(get_supported_mm_limits=lambda: {"image": None, "video": None})
+    multimodal.MULTIMODAL_REGISTRY = types.SimpleNamespace(get_processing_info=lambda config: limits)
+    for module in (vllm, lora, lora_request, multimodal):
         module.__spec__ = types.SimpleNamespace(name=module.__name__)
         monkeypatch.setitem(sys.modules, module.__name__, module)
 
@@ -326,13 +330,14 @@ def test_vllm_backend_builds_multimodal_requests(sample_prepared_with_movies, ti
     )
     assert run.complete and _lines(out)[0]["narration"] == "A narration."
     init = calls["init"]
-    assert init["tensor_parallel_size"] == 2 and init["enable_lora"] and init["max_lora_rank"] == 4
+    # rank 4 is served in vLLM's rank-8 slot
+    assert init["tensor_parallel_size"] == 2 and init["enable_lora"] and init["max_lora_rank"] == 8
     assert init["limit_mm_per_prompt"] == {"image": 2, "video": 1}
     request = calls["requests"][0]
     assert request["prompt"].count("<|video_pad|>") == 1 and request["prompt"].count("<|image_pad|>") == 2
     frames, metadata = request["multi_modal_data"]["video"][0]
     assert frames.shape[0] == 4 and frames.shape[-1] == 3  # T x H x W x C
-    assert metadata["do_sample_frames"] is False and metadata["total_num_frames"] == 4
+    assert metadata["do_sample_frames"] is False and len(metadata["frames_indices"]) == 4
     assert len(request["multi_modal_data"]["image"]) == 2
     assert calls["params"].kwargs == {"temperature": 0, "max_tokens": 8}
     assert calls["lora"].args == ("narration", 1, str(adapter))
