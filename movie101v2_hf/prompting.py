@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .data.video import ClipSampler
+from .data.video import ClipSampler, sample_times
 
 PROMPT_SETTINGS_FILE = "movie101v2_prompt.json"
 IGNORE_INDEX = -100  # the label value that `transformers` losses skip
@@ -191,7 +191,7 @@ def clip_metadata(frames: Any, start: float, end: float, times: Sequence[float] 
     count = int(frames.shape[0])
     duration = max(float(end) - float(start), 1e-3)
     if times is None:
-        times = [float(start) + (k + 0.5) * duration / count for k in range(count)]
+        times = sample_times(float(start), float(start) + duration, count)
     indices = [max(0, round((float(t) - float(start)) * _CLOCK)) for t in times]
     return VideoMetadata(
         total_num_frames=max(round(duration * _CLOCK), indices[-1] + 1),
@@ -424,8 +424,8 @@ class NarrationCollator:
         video in `video` mode or the frame tiles in `images` mode (`video_maxlen` frames with `video_fps`).
 
         Example:
-            >>> NarrationCollator.media_limits.__doc__ is not None
-            True
+            >>> NarrationCollator(processor, PromptSettings(input_mode="images")).media_limits()  # doctest: +SKIP
+            {'image': 9, 'video': 0}
         """
         settings = self.settings
         if settings.input_mode == "video":
@@ -542,7 +542,7 @@ def _images_then_frames(image_pixels: Any, images: Any, frames: Any) -> Any:
     samples = []
     for i in range(images.shape[0]):
         real = image_pixels[i].flatten(1).any(dim=1)
-        samples.append(torch.cat([images[i][real], frames[i]]) if i < frames.shape[0] else images[i][real])
+        samples.append(torch.cat([images[i][real], frames[i]]))
     count = max(sample.shape[0] for sample in samples)
     height = max(sample.shape[-2] for sample in samples)
     width = max(sample.shape[-1] for sample in samples)

@@ -75,18 +75,19 @@ class VLLMBackend(CollatorBackend):
                 model = merged_model(self.adapter, self.model, self.merged_dir)
             elif self.adapter:
                 lora = {"enable_lora": True, "max_lora_rank": lora_rank_slot(int(config.get("r", 16))), "max_loras": 1}
+            limits = self.collator.media_limits()
             llm = LLM(
                 model=model,
                 tensor_parallel_size=self.tensor_parallel_size,
                 max_model_len=self.max_model_len,
-                limit_mm_per_prompt=self.collator.media_limits(),
+                limit_mm_per_prompt=limits,
                 seed=0,
                 dtype=self.dtype,
                 enforce_eager=self.enforce_eager,
                 **lora,
                 **self.llm_kwargs,
             )
-            check_video_support(llm, self.collator.media_limits()["video"] > 0)
+            check_video_support(llm, limits["video"] > 0)
             self._llm = llm
         return self._llm
 

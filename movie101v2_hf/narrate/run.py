@@ -10,9 +10,9 @@ retried, then recorded with its error, and the record says `complete: false` unt
 Frames are decoded in DataLoader workers while the model generates.
 
 Data parallel runs on `accelerate launch` (one process per GPU group; several nodes with its usual flags): each
-rank narrates its contiguous share of the clips into a shard file (the ranks meet at barriers on the launcher's store, with
-no torch process group for engines to inherit), and
-rank 0 merges the shards in dataset order. `--data-parallel-size N` starts that launch for you.
+rank narrates its contiguous share of the clips into a shard file, and rank 0 merges the shards in dataset order;
+the ranks meet at barriers on the launcher's store, with no torch process group for engines to inherit.
+`--data-parallel-size N` starts that launch for you.
 """
 
 from __future__ import annotations
