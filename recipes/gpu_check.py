@@ -23,6 +23,14 @@ import time
 import traceback
 from pathlib import Path
 
+import torch
+
+from movie101v2_hf.data.prepare import prepare_dataset
+from movie101v2_hf.data.synthetic import make_mini_release
+from movie101v2_hf.narrate import NarrateOptions, narrate_split
+from movie101v2_hf.testing import FAMILIES, make_tiny_model
+from movie101v2_hf.utils.runs import RunRecord
+
 ROOT = Path(__file__).resolve().parents[1]
 YAMLS = {
     "qwen2.5-vl": "qwen2.5-vl-7b-instruct/sft_lora_en.yaml",
@@ -65,11 +73,13 @@ def _train(family: str, model: str, dataset: Path, out: Path, args) -> dict:
     return {"steps": state["global_step"], "losses": [round(loss, 4) for loss in losses]}
 
 
+def _narration_figures(record: RunRecord) -> dict:
+    if not record.complete:
+        raise RuntimeError(record.summary("narrated"))
+    return {"clips": record.num_written, "clips_per_s": round(record.num_written / max(record.seconds, 1e-9), 2)}
+
+
 def _narrate_transformers(model: str, adapter: Path, dataset: Path, out: Path, args) -> dict:
-    import torch
-
-    from movie101v2_hf.narrate import NarrateOptions, narrate_split
-
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     options = NarrateOptions(
@@ -84,10 +94,7 @@ def _narrate_transformers(model: str, adapter: Path, dataset: Path, out: Path, a
         show_progress=False,
         overwrite=True,
     )
-    record = narrate_split(options)
-    if not record.complete:
-        raise RuntimeError(record.summary("narrated"))
-    figures = {"clips": record.num_written, "clips_per_s": round(record.num_written / max(record.seconds, 1e-9), 2)}
+    figures = _narration_figures(narrate_split(options))
     if args.device == "cuda":
         figures["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     return figures
@@ -101,14 +108,10 @@ def _narrate_vllm(model: str, adapter: Path, dataset: Path, out: Path, args) -> 
     command += ["--model", model, "--adapter", str(adapter), "--out", str(out), "--max-samples", str(args.clips)]
     command += ["--max-new-tokens", "32", "--overwrite", "--max-model-len", "8192"]
     subprocess.run(command, check=True, cwd=out.parent)
-    record = json.loads(Path(str(out).removesuffix(".jsonl") + ".run.json").read_text())
-    written = record.get("num_written", 0)
-    return {"clips": written, "clips_per_s": round(written / max(record.get("seconds", 0.0), 1e-9), 2)}
+    return _narration_figures(RunRecord.load(out))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from movie101v2_hf.testing import FAMILIES
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--model", help="A folder of real weights (then --family names its family).")
@@ -121,10 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.model and not args.family:
         parser.error("--model needs --family (its model family)")
-
-    from movie101v2_hf.data.prepare import prepare_dataset
-    from movie101v2_hf.data.synthetic import make_mini_release
-    from movie101v2_hf.testing import make_tiny_model
 
     work = Path(args.out).resolve()
     work.mkdir(parents=True, exist_ok=True)
