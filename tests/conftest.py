@@ -168,3 +168,19 @@ def tiny_vlm(sample_release, tmp_path_factory) -> Path:
         narration.text for clip in release.clips("iqy-17247000500")[:8] for narration in clip.narrations.values()
     ]
     return make_tiny_video_llm(tmp_path_factory.mktemp("tiny-vlm") / "model", corpus)
+
+
+@pytest.fixture(scope="session")
+def clips(sample_prepared_with_movies):
+    """The first four train clips of iqy-17247000500 (25-110 s: inside its 2-minute stand-in movie), English."""
+    from movie101v2_hf.data.loading import load_clips
+
+    return load_clips(str(sample_prepared_with_movies), "en", "train", movie_ids=["iqy-17247000500"], max_samples=4)
+
+
+@pytest.fixture(scope="session")
+def attacher(sample_prepared_with_movies):
+    """English cast portraits of the sample, up to 5 per movie (the collator takes as many as its settings say)."""
+    from movie101v2_hf.data.loading import load_portraits
+
+    return load_portraits(str(sample_prepared_with_movies), "en", max_portraits=5)

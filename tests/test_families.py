@@ -16,7 +16,6 @@ from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E40
 from trl import ModelConfig  # noqa: E402
 
 from movie101v2_hf.backends.base import merge_adapter  # noqa: E402
-from movie101v2_hf.data.loading import load_clips, load_portraits  # noqa: E402
 from movie101v2_hf.narrate import NarrateOptions, narrate_split  # noqa: E402
 from movie101v2_hf.prompting import IGNORE_INDEX, NarrationCollator, PromptSettings  # noqa: E402
 from movie101v2_hf.testing import FAMILIES, make_tiny_model  # noqa: E402
@@ -30,29 +29,19 @@ def family_model(request, tmp_path_factory) -> tuple[str, Path]:
     return request.param, make_tiny_model(request.param, tmp_path_factory.mktemp(request.param) / "model")
 
 
-@pytest.fixture(scope="module")
-def rows(sample_prepared_with_movies):
-    return load_clips(str(sample_prepared_with_movies), "en", "train", movie_ids=[MOVIE], max_samples=2)
-
-
-@pytest.fixture(scope="module")
-def attacher(sample_prepared_with_movies):
-    return load_portraits(str(sample_prepared_with_movies), "en", max_portraits=2)
-
-
-def _batch(model_dir, rows, attacher, **settings):
+def _batch(model_dir, clips, attacher, **settings):
     processor = AutoProcessor.from_pretrained(model_dir)
     collator = NarrationCollator(processor, PromptSettings(video_num_frames=4, max_portraits=2, **settings), attacher)
     # the first row with its cast's portraits, the second with none
-    return collator([rows[0], {**rows[1], "portraits": []}]), processor
+    return collator([clips[0], {**clips[1], "portraits": []}]), processor
 
 
 @pytest.mark.parametrize("input_mode", ["video", "images"])
-def test_collator_forward_and_backward(family_model, rows, attacher, input_mode):
+def test_collator_forward_and_backward(family_model, clips, attacher, input_mode):
     family, model_dir = family_model
-    batch, processor = _batch(model_dir, rows, attacher, input_mode=input_mode)
+    batch, processor = _batch(model_dir, clips, attacher, input_mode=input_mode)
     supervised = batch["labels"][0] != IGNORE_INDEX
-    assert processor.tokenizer.decode(batch["input_ids"][0][supervised]).lstrip().startswith(rows[0]["narration"])
+    assert processor.tokenizer.decode(batch["input_ids"][0][supervised]).lstrip().startswith(clips[0]["narration"])
     model = AutoModelForImageTextToText.from_pretrained(model_dir)
     loss = model(**batch).loss
     assert torch.isfinite(loss), family
@@ -61,7 +50,7 @@ def test_collator_forward_and_backward(family_model, rows, attacher, input_mode)
     assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
-def test_lora_trains_and_merges(family_model, rows, attacher, tmp_path):
+def test_lora_trains_and_merges(family_model, clips, attacher, tmp_path):
     family, model_dir = family_model
     model = AutoModelForImageTextToText.from_pretrained(model_dir)
     parts = find_modules(model)
@@ -70,7 +59,7 @@ def test_lora_trains_and_merges(family_model, rows, attacher, tmp_path):
     trainable = {name for name, p in peft_model.named_parameters() if p.requires_grad}
     assert any("lora_A" in name for name in trainable)
     assert parts["projector"] and any(".modules_to_save." in name for name in trainable), family
-    batch, processor = _batch(model_dir, rows, attacher)
+    batch, processor = _batch(model_dir, clips, attacher)
     optimizer = torch.optim.SGD([p for p in peft_model.parameters() if p.requires_grad], lr=0.5)
     peft_model(**batch).loss.backward()
     optimizer.step()

@@ -20,7 +20,7 @@ pytest.importorskip("peft", reason="training needs the `train` extra")
 import torch  # noqa: E402
 from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
 
-from movie101v2_hf.data.loading import load_clips, load_portraits  # noqa: E402
+from movie101v2_hf.data.loading import load_clips  # noqa: E402
 from movie101v2_hf.data.synthetic import read_frame_index  # noqa: E402
 from movie101v2_hf.prompting import IGNORE_INDEX, NarrationCollator, PromptSettings  # noqa: E402
 from movie101v2_hf.training import find_modules, lora_config  # noqa: E402
@@ -33,16 +33,6 @@ MOVIE = "iqy-17247000500"  # its first four clips (25-110 s) lie inside the 2-mi
 @pytest.fixture(scope="module")
 def processor(tiny_vlm):
     return AutoProcessor.from_pretrained(tiny_vlm)
-
-
-@pytest.fixture(scope="module")
-def clips(sample_prepared_with_movies):
-    return load_clips(str(sample_prepared_with_movies), "en", "train", movie_ids=[MOVIE], max_samples=4)
-
-
-@pytest.fixture(scope="module")
-def attacher(sample_prepared_with_movies):
-    return load_portraits(str(sample_prepared_with_movies), "en", max_portraits=5)
 
 
 def _token_id(processor, token):
