@@ -33,12 +33,13 @@ from movie101v2_hf.training import lora_config  # noqa: E402
 from movie101v2_hf.utils.runs import RunRecord, sidecar_path  # noqa: E402
 
 pytestmark = pytest.mark.vllm
+VLLM_FAMILIES = ("qwen2.5-vl", "qwen3-vl", "smolvlm2", "llava-onevision", "internvl3")
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("vllm-models")
-    return {family: make_tiny_model(family, root / family) for family in ("qwen2.5-vl", "qwen3-vl", "smolvlm2")}
+    return {family: make_tiny_model(family, root / family) for family in VLLM_FAMILIES}
 
 
 def _options(dataset: Path, out: Path, model: Path, **overrides) -> NarrateOptions:
@@ -67,7 +68,15 @@ def _lines(path: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("family", "input_mode"), [("qwen2.5-vl", "video"), ("qwen2.5-vl", "images"), ("qwen3-vl", "video")]
+    ("family", "input_mode"),
+    [
+        ("qwen2.5-vl", "video"),
+        ("qwen2.5-vl", "images"),
+        ("qwen3-vl", "video"),
+        ("llava-onevision", "video"),
+        ("internvl3", "video"),
+        ("internvl3", "images"),
+    ],
 )
 def test_narrate_with_vllm(models, mini_prepared, tmp_path, family, input_mode):
     out = tmp_path / "preds.jsonl"
@@ -158,7 +167,7 @@ def vllm_server(models):
     port = _free_port()
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(models["qwen2.5-vl"])]
     command += ["--served-model-name", "tiny-judge", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--enforce-eager", "--max-model-len", "2048", "--dtype", "float32"]
+    command += ["--enforce-eager", "--max-model-len", "4096", "--dtype", "float32"]  # the plan prompt: ~2,100
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -216,3 +225,18 @@ def test_shotbench_run_with_vllm(models, tmp_path):
         + ["--max-pixels", "3072", "--video-fps", "2", "--num-workers", "0"]
     )
     assert code == 0 and len(out.read_text().splitlines()) == len((data / "test.tsv").read_text().splitlines()) - 1
+
+
+def test_a_vllm_server_plans_synthetic_movies(vllm_server, tmp_path, capsys):
+    themes = tmp_path / "themes.txt"
+    themes.write_text("a heist in a snowed-in hotel\n")
+    out = tmp_path / "synth"
+    arguments = ["synth", "plan", "--themes", str(themes), "--out", str(out), "--model", "tiny-judge"]
+    arguments += ["--base_url", vllm_server, "--max-tokens", "48", "--cache", str(tmp_path / "cache.sqlite")]
+    code = main(arguments)
+    record = RunRecord.load(out / "plans.jsonl", key="movie_id")
+    # The server took the plan's JSON schema (a refused request is "the LLM request failed"); a random tiny model
+    # cut at 48 tokens writes JSON that is not a whole plan, so the movie is asked twice and recorded as failed.
+    assert code == 1 and not record.complete, capsys.readouterr().err
+    assert list(record.failures) == ["synth-00000"]
+    assert record.failures["synth-00000"].startswith("invalid plan after a second ask"), record.failures

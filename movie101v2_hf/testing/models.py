@@ -59,6 +59,10 @@ class Family:
     pad: str
     build: Callable[[Any, dict[str, int], int], tuple[Any, Any, Any]]  # (tokenizer, ids, max_pixels) -> parts
     extra_tokens: dict[str, str] | None = None  # tokenizer attributes the processor reads (InternVL)
+    # Weight-name prefixes rewritten after saving, so the folder has the layout of the family's Hub checkpoints:
+    # transformers 5 saves SigLIP towers flat (`vision_tower.embeddings`), which it reads back either way, while
+    # vLLM 0.32 reads only the Hub's `vision_tower.vision_model.embeddings`.
+    hub_prefixes: dict[str, str] | None = None
 
 
 def _text_config(model_type: str, vocab: int, ids: dict[str, int], eos: str, pad: str, **extra: Any) -> dict:
@@ -315,6 +319,7 @@ FAMILIES: dict[str, Family] = {
             "<|im_end|>",
             "<|endoftext|>",
             _llava_onevision,
+            hub_prefixes={"vision_tower.": "vision_tower.vision_model."},
         ),
         Family(
             "internvl3",
@@ -387,7 +392,19 @@ def make_tiny_model(
     path = Path(path)
     model.save_pretrained(path)
     processor.save_pretrained(path)
+    if spec.hub_prefixes:
+        _rename_weights(path / "model.safetensors", spec.hub_prefixes)
     return path
+
+
+def _rename_weights(file: Path, prefixes: dict[str, str]) -> None:
+    from safetensors.torch import load_file, save_file
+
+    def renamed(name: str) -> str:
+        old = next((p for p in prefixes if name.startswith(p) and not name.startswith(prefixes[p])), None)
+        return name if old is None else prefixes[old] + name[len(old) :]
+
+    save_file({renamed(k): v for k, v in load_file(file).items()}, str(file), metadata={"format": "pt"})
 
 
 def make_tiny_video_llm(path: str | Path, corpus: Iterable[str] = (), *, max_pixels: int = 56 * 56) -> Path:
