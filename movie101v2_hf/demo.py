@@ -87,14 +87,15 @@ def _shotbench(out: Path) -> dict[str, Any]:
     if not (data / "test.tsv").is_file():
         make_mini_shotbench(data)
     rows = read_test_tsv(data / "test.tsv")
-    predictions = out / "runs" / "shotbench-majority" / "predictions.jsonl"
+    predictions = out / "runs" / "shotbench-majority.jsonl"
     lines = [json.dumps({"index": i, "prediction": letter}) for i, letter in majority_baseline(rows).items()]
     write_atomically(predictions, "\n".join(lines) + "\n")
-    results = evaluate_shotbench(predictions, data, out=predictions.parent)
+    scored = out / "runs" / "shotbench-majority"
+    results = evaluate_shotbench(predictions, data, out=scored)
     print(f"\nShotBench (mini, {results['num_rows']} questions), the majority-letter baseline, official rules:")
     print("  " + "  ".join(f"{name} {value:.1f}" for name, value in results["scores"].items()))
-    print(f"  Report: {predictions.parent / 'report.html'}")
-    return {"scores": results["scores"], "report": str(predictions.parent / "report.html")}
+    print(f"  Report: {scored / 'report.html'}")
+    return {"scores": results["scores"], "report": str(scored / "report.html")}
 
 
 def _bench(dataset_dir: Path, run_dir: Path, *, split: str, judge: Any) -> dict[str, Any]:

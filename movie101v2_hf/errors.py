@@ -115,3 +115,19 @@ def require(module: str, *, extra: str, feature: str) -> None:
         raise MissingDependencyError(
             f"{feature} needs the `{module}` package. Install it with: pip install 'movie101v2-hf[{extra}]'"
         )
+
+
+def check_minimums(options: object, **minimums: int | float) -> None:
+    """Refuse option values under their minimum (None means "not given" and passes), naming the flag.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_minimums(SimpleNamespace(max_samples=-1), max_samples=1)
+        Traceback (most recent call last):
+        ...
+        ValueError: --max-samples must be at least 1, got -1.
+    """
+    for name, minimum in minimums.items():
+        value = getattr(options, name)
+        if value is not None and value < minimum:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least {minimum}, got {value}.")

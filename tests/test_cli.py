@@ -103,8 +103,11 @@ def test_prepare_command(sample_release, tmp_path, capsys):
 
 
 def test_prepare_errors_exit_2(sample_release, tmp_path, capsys):
-    assert cli.main(["prepare", "--release", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    (tmp_path / "not-a-release").mkdir()
+    assert cli.main(["prepare", "--release", str(tmp_path / "not-a-release"), "--out", str(tmp_path / "o")]) == 2
     assert "is not a Movie101v2 release" in capsys.readouterr().err
+    assert cli.main(["prepare", "--release", str(sample_release), "--out", str(sample_release / "o")]) == 2
+    assert "lies inside the release" in capsys.readouterr().err and not (sample_release / "o").exists()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     assert cli.main(["prepare", "--release", str(sample_release), "--out", str(tmp_path / "full")]) == 2

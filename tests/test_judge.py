@@ -165,7 +165,16 @@ def test_openai_backend_gives_up_on_a_sample_not_the_run():
 
 
 def test_concurrency_is_bounded_and_used():
-    with ScriptedJudgeServer(latency=0.2) as server:
+    def first_eight_wait_for_each_other(number: int) -> float:
+        # the first eight requests are held until eight are in flight (a loaded CI machine may open the
+        # connections slower than a fixed latency), the rest take a little time each
+        deadline = time.monotonic() + 30
+        while number < 8 and server.in_flight < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return 0.0 if number < 8 else 0.05
+
+    server = ScriptedJudgeServer(latency=first_eight_wait_for_each_other)
+    with server:
         answers = OpenAIJudge(model="judge", base_url=server.url, concurrency=8).generate(["p"] * 24, metric="l2")
     assert answers == ["3"] * 24
     assert server.max_in_flight == 8  # eight at a time: never more, and the bound is reached

@@ -198,9 +198,9 @@ def test_draw_resumes_after_a_kill(planned, tiny_pipeline):
     options = _draw_options(planned, tiny_pipeline)
     script = (
         "import json, sys, time; from movie101v2_hf.synth import draw, DrawOptions; "
-        "real = draw.write_atomically\n"
-        "def slow(*a):\n    real(*a); time.sleep(0.3)\n"
-        "draw.write_atomically = slow; draw.draw_keyframes(DrawOptions(**json.loads(sys.argv[1])))"
+        "from movie101v2_hf.utils.outputs import OutputFolder; real = OutputFolder.write\n"
+        "def slow(*a):\n    path = real(*a); time.sleep(0.3); return path\n"
+        "OutputFolder.write = slow; draw.draw_keyframes(DrawOptions(**json.loads(sys.argv[1])))"
     )
     process = subprocess.Popen([sys.executable, "-c", script, json.dumps(asdict(options))])
     record_file = planned / "keyframes.jsonl"

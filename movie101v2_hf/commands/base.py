@@ -81,7 +81,13 @@ def apply_config_file(argv: list[str], parsers: dict[str, argparse.ArgumentParse
 def _set_defaults(parser: argparse.ArgumentParser, path: Path, command: str) -> None:
     if not path.is_file():
         raise ConfigFileError(f"--config {path}: no such file.")
-    values = yaml.safe_load(read_text(path, what="config file")) or {}
+    try:
+        values = yaml.safe_load(read_text(path, what="config file")) or {}
+    except yaml.YAMLError as err:  # broken YAML, or a Python tag safe_load will not build
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigFileError(f"{where}: not a plain YAML mapping ({problem}). Write option: value lines.") from None
     if not isinstance(values, dict):
         raise ConfigFileError(f"{path}: expected a mapping of option names to values, got {type(values).__name__}.")
     actions = {action.dest: action for action in parser._actions if action.dest != "help"}

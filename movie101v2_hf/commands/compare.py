@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import check_minimums
 from ..evaluation.compare import compare_runs, load_run, write_comparison
 from .base import Command
 
@@ -31,6 +32,7 @@ class Compare(Command):
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        check_minimums(args, bootstrap=1)  # the interval and the p-value are the bootstrap's
         comparison = compare_runs(
             load_run(args.run_a),
             load_run(args.run_b),

@@ -20,6 +20,7 @@ the release, a folder holding it, or any other non-empty folder.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from datasets.splits import SplitDict, SplitInfo
 
 from .. import __version__
 from ..constants import CONFIG_LAYOUT, DEFAULT_CONFIG, SPLITS
+from ..utils.outputs import WriterLock
 from .builder import CITATION, DATA_TERMS, LICENSE_LINK, LICENSE_NAME, Movie101v2Builder
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,25 @@ class PreparedDataset:
         return f"PreparedDataset(path={str(self.path)!r}, rows={{{configs}}}, video_source={self.video_source!r})"
 
 
+def _one_writer(prepare: Any) -> Any:
+    """Run `prepare` under an exclusive lock beside `out` (`.NAME.lock`): a second prepare of the same folder stops
+    at once, naming the first (its staging and the swap are not for two)."""
+
+    @functools.wraps(prepare)
+    def locked(release: str | Path, out: str | Path, **options: Any) -> Any:
+        target = Path(out).expanduser()
+        if target.exists():  # refused before a lock file is put anywhere near the release or a folder of yours
+            _check_out(target, Path(release).expanduser(), overwrite=options.get("overwrite", False))
+        elif Path(release).expanduser().resolve() in target.resolve().parents:
+            _check_out(target, Path(release).expanduser(), overwrite=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with WriterLock(target.parent / f".{target.name}.lock", what=target):
+            return prepare(release, out, **options)
+
+    return locked
+
+
+@_one_writer
 def prepare_dataset(
     release: str | Path,
     out: str | Path,
@@ -199,6 +220,11 @@ def _check_out(out: Path, release: Path, *, overwrite: bool) -> None:
             f"--out {out} is a file, not a folder. Give the path of a folder to write the dataset to."
         )
     resolved, release_resolved = out.resolve(), release.resolve()
+    if release_resolved in resolved.parents:
+        raise FileExistsError(
+            f"--out {out} lies inside the release {release}: prepare never writes over the release, nor into it. Choose a folder "
+            "outside it, e.g. movie101v2-hf/."
+        )
     if resolved == release_resolved or resolved in release_resolved.parents:
         raise FileExistsError(
             f"--out {out} is the release {release} or a folder holding it: prepare never writes over the release. "

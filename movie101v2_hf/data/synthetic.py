@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import NARRATION_SETS
+from ..utils.outputs import OutputFolder
 from .release import SPLIT_FILE_IN_REPO
 
 # The frame index is written in base 16 over `INDEX_DIGITS` blocks of the bottom band, one grey level
@@ -234,9 +235,14 @@ def make_mini_release(
         >>> make_mini_release("/tmp/mini")  # doctest: +SKIP
         PosixPath('/tmp/mini')
     """
+    # a folder of the user's is never written into: new, empty, or an earlier mini-release (locked while written)
+    with OutputFolder(out, job="mini-release"):
+        return _write_mini_release(Path(out), videos, duration=duration, fps=fps, seed=seed)
+
+
+def _write_mini_release(out: Path, videos: str | Path | None, *, duration: int, fps: int, seed: int) -> Path:
     from PIL import Image, ImageDraw
 
-    out = Path(out)
     videos = Path(videos) if videos is not None else out / "videos"
     data = out / "Movie101v2" / "data"
     rng = random.Random(seed)

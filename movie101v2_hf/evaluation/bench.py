@@ -21,6 +21,7 @@ from typing import Any
 
 from ..judge import DEFAULT_MAX_INVALID
 from ..narrate import NarrateOptions, narrate_split
+from ..utils.outputs import OutputFolder
 from ..utils.runs import sidecar_path
 from .evaluate import evaluate_predictions, file_sha256
 from .report import write_report
@@ -73,8 +74,27 @@ def run_bench(
         >>> run_bench(options, "runs/retrieval", metrics=["bleu", "rouge"])["steps"]  # doctest: +SKIP
         {'narrate': 'ran', 'evaluate': 'ran', 'report': 'ran'}
     """
-    out = Path(out)
-    options = replace(options, out=str(out / "predictions.jsonl"))
+    inputs = {"--dataset": options.dataset, "--model": options.model, "--adapter": options.adapter}
+    with OutputFolder(out, job="bench", inputs=inputs) as folder:  # one bench run per folder at a time
+        for name in ("predictions.jsonl", "predictions.run.json"):
+            folder.path(name)  # the narration step's files are the bench's
+        options = replace(options, out=str(Path(out) / "predictions.jsonl"))
+        return _bench(options, folder, metrics, judge, bertscore_model, baselines, max_invalid, bootstrap, seed, log)
+
+
+def _bench(
+    options: NarrateOptions,
+    folder: OutputFolder,
+    metrics: Sequence[str],
+    judge: Any,
+    bertscore_model: str | None,
+    baselines: str | Path | None,
+    max_invalid: float,
+    bootstrap: int,
+    seed: int,
+    log: Any,
+) -> dict[str, Any]:
+    out = folder.folder
     predictions = Path(options.out)
     summary: dict[str, Any] = {"steps": {}, "narration": None, "results": None, "complete": False}
 
@@ -101,7 +121,7 @@ def run_bench(
         results = evaluate_predictions(
             predictions,
             options.dataset,
-            out=out,
+            out=folder,
             config=options.config,
             split=options.split,
             metrics=metrics,
@@ -124,7 +144,7 @@ def run_bench(
         summary["steps"]["report"] = "skipped"
         log(f"[3/3] report: {report} exists, skipped")
     else:
-        write_report(results, out, baselines=baselines)
+        write_report(results, folder, baselines=baselines)
         summary["steps"]["report"] = "ran"
         log(f"[3/3] report: {report}")
     summary["complete"] = bool(results.get("complete")) and bool(narration_record.get("complete"))

@@ -8,6 +8,7 @@ provenance and `per_sample.jsonl` for the per-clip parts every score is recomput
 from __future__ import annotations
 
 import html
+import io
 import itertools
 import json
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import FileFormatError
-from ..utils.io import read_jsonl, read_text, write_atomically
+from ..utils.io import read_jsonl, read_text
+from ..utils.outputs import OutputFolder
 from .evaluate import sample_parts
 from .stats import SampleParts, few_movies_warning, paired_comparison
 
@@ -84,7 +86,32 @@ def load_run(folder: str | Path) -> EvaluatedRun:
                 path=lines_path,
                 line=number,
             )
-    return EvaluatedRun(folder, json.loads(read_text(results_path, what="results file")), lines)
+    return EvaluatedRun(folder, _results(results_path), lines)
+
+
+def _results(path: Path) -> dict[str, Any]:
+    """`results.json` of an evaluation folder, with the fields `compare` and `agreement` read checked."""
+    try:
+        results = json.loads(read_text(path, what="results file"))
+    except json.JSONDecodeError as err:
+        raise FileFormatError(
+            f"not JSON ({err.msg}); re-run `movie101v2 evaluate` into a new folder", path=path
+        ) from None
+    expected = {"scores": dict, "complete": bool}
+    wrong = [
+        name
+        for name, kind in expected.items()
+        if not isinstance(results, dict) or not isinstance(results.get(name), kind)
+    ]
+    if wrong:
+        raise FileFormatError(
+            f"missing or mistyped field(s) {wrong}: not the results of `movie101v2 evaluate`; re-run it into a new "
+            "folder",
+            path=path,
+        )
+    if results.get("judge") is not None and not isinstance(results["judge"], dict):
+        raise FileFormatError('the field "judge" is not an object; re-run `movie101v2 evaluate`', path=path)
+    return results
 
 
 def compare_runs(
@@ -112,7 +139,10 @@ def compare_runs(
             f"by {b.judge_key[0]} with {b.judge_key[1]}: scores of different judges or prompts do not compare. "
             "Evaluate both with the same judge, or pass --allow-different-judges to compare anyway."
         )
-    table = paired_comparison(a.parts(), b.parts(), resamples=resamples, seed=seed)
+    parts_a, parts_b = a.parts(), b.parts()
+    judged_clips = _on_common_judgments(parts_a, parts_b)
+    table = paired_comparison(parts_a, parts_b, resamples=resamples, seed=seed)
+    complete = {"A": a.results.get("complete", True), "B": b.results.get("complete", True)}
     return {
         "A": str(a.folder),
         "B": str(b.folder),
@@ -126,14 +156,28 @@ def compare_runs(
             "warning": few_movies_warning([line["movie_id"] for line in a.lines]),
         },
         "judges": {"A": a.results.get("judge"), "B": b.results.get("judge"), "differ": bool(different_judges)},
-        "complete": {"A": a.results.get("complete", True), "B": b.results.get("complete", True)},
+        "complete": complete,
+        "partial": [name for name, done in complete.items() if not done],
+        "judged_clips": judged_clips,
         "scores": table,
     }
 
 
+def _on_common_judgments(a: SampleParts, b: SampleParts) -> dict[str, int]:
+    """Judged scores of A and B on the clips with a valid judgment in both (in place: a clip invalid in one run is
+    left out of both, so the means compare the same clips); returns, per score, how many clips that leaves."""
+    counts = {}
+    for name in JUDGED_SCORES:
+        if name in a.means and name in b.means:
+            missing = np.isnan(a.means[name]) | np.isnan(b.means[name])
+            a.means[name][missing] = np.nan
+            b.means[name][missing] = np.nan
+            counts[name] = int((~missing).sum())
+    return counts
+
+
 def write_comparison(comparison: dict[str, Any], out: str | Path) -> Path:
     """`comparison.json`, `comparison.md` and `comparison.html` in `out`; returns the Markdown path."""
-    out = Path(out)
     header = ["score", "A", "B", "B-A", "95% interval of B-A", "p"]
     rows = []
     for name, row in comparison["scores"].items():
@@ -155,8 +199,21 @@ def write_comparison(comparison: dict[str, Any], out: str | Path) -> Path:
         f"resamples (seed {comparison['bootstrap']['seed']}). An interval that excludes 0 (p < 0.05) is a "
         "difference these clips support."
     )
+    if judged := comparison.get("judged_clips"):
+        intro += "\nJudged scores on the clips with a valid judgment in both runs: " + ", ".join(
+            f"{name} {count}" for name, count in judged.items()
+        )
+        intro += "."
     if warning := comparison["bootstrap"].get("warning"):
         intro += f"\nWarning: {warning}."
+    if partial := comparison.get("partial"):
+        runs = " and ".join(f"{name} ({comparison[name]})" for name in partial)
+        intro = (
+            f"PARTIAL: {runs} {'is an incomplete run' if len(partial) == 1 else 'are incomplete runs'} "
+            + "(complete: false in results.json): these differences are not final.\n"
+            + intro
+        )
+        rows = [[f"{row[0]} (partial)", *row[1:]] for row in rows]
     markdown = "\n".join(
         [intro.replace("\n", "  \n"), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         + ["| " + " | ".join(row) + " |" for row in rows]
@@ -167,10 +224,10 @@ def write_comparison(comparison: dict[str, Any], out: str | Path) -> Path:
         f"<body><h1>Movie101v2: B vs A</h1><p>{html.escape(intro).replace(chr(10), '<br>')}</p><table border=1>"
         f"<tr>{''.join(f'<th>{html.escape(h)}</th>' for h in header)}</tr>{cells}</table></body></html>"
     )
-    write_atomically(out / "comparison.json", json.dumps(comparison, indent=2, ensure_ascii=False) + "\n")
-    write_atomically(out / "comparison.html", page)
-    write_atomically(out / "comparison.md", markdown + "\n")
-    return out / "comparison.md"
+    with OutputFolder(out, job="compare", inputs={"run_a": comparison["A"], "run_b": comparison["B"]}) as folder:
+        folder.write("comparison.json", json.dumps(comparison, indent=2, ensure_ascii=False) + "\n")
+        folder.write("comparison.html", page)
+        return folder.write("comparison.md", markdown + "\n")
 
 
 # -- agreement between judges ------------------------------------------------------------------------------------
@@ -282,8 +339,6 @@ def write_agreement(agreement: dict[str, Any], out: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     pairs = agreement["pairs"]
     figure, axes = plt.subplots(
         len(pairs), len(AGREEMENT_SCORES), figsize=(4 * len(AGREEMENT_SCORES), 3.6 * len(pairs)), squeeze=False
@@ -301,7 +356,10 @@ def write_agreement(agreement: dict[str, Any], out: str | Path) -> Path:
             ax.set_xticks(range(6))
             ax.set_yticks(range(6))
     figure.tight_layout()
-    figure.savefig(out / "agreement.png", dpi=110)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
     plt.close(figure)
-    write_atomically(out / "agreement.json", json.dumps(agreement, indent=2, ensure_ascii=False) + "\n")
-    return out / "agreement.json"
+    inputs = {f"run {k + 1}": run for k, run in enumerate(agreement["runs"])}
+    with OutputFolder(out, job="agreement", inputs=inputs) as folder:
+        folder.write("agreement.png", image.getvalue())
+        return folder.write("agreement.json", json.dumps(agreement, indent=2, ensure_ascii=False) + "\n")

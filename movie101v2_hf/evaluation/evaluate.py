@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import __version__
 from ..constants import SINGLE_LANGUAGE_CONFIGS, SPLITS, config_language
-from ..errors import FileFormatError
+from ..errors import FileFormatError, check_minimums
 from ..judge import (
     DEFAULT_JUDGE_MODELS,
     DEFAULT_MAX_INVALID,
@@ -27,7 +27,8 @@ from ..judge import (
     default_cache_path,
     make_backend,
 )
-from ..utils.io import read_jsonl, write_atomically
+from ..utils.io import read_jsonl
+from ..utils.outputs import OutputFolder, output_folder
 from .metrics import bertscore, caption_metrics, role_f1
 from .report import write_report
 from .stats import SampleParts, bootstrap_intervals, few_movies_warning
@@ -170,6 +171,11 @@ class ScoringOptions:
             "this run (default: the paper's Table 4 rows of the config)."
         },
     )
+
+    def __post_init__(self) -> None:
+        check_minimums(self, bootstrap=0)
+        if not 0 <= self.max_invalid <= 1:
+            raise ValueError(f"--max-invalid is a fraction between 0 and 1, got {self.max_invalid}.")
 
     def build_judge(self, language: str) -> Judge | None:
         """The judge these options describe, or None without `judge_backend`."""
@@ -414,7 +420,7 @@ def evaluate_predictions(
     predictions_path: str | Path,
     dataset: str,
     *,
-    out: str | Path,
+    out: str | Path | OutputFolder,
     config: str = "en",
     split: str = "test",
     metrics: Sequence[str] = CLASSIC + ("rolef1",),
@@ -438,12 +444,49 @@ def evaluate_predictions(
     at most `max_invalid` (a fraction) of the pairs, at least one valid judgment. Otherwise they are still
     written, with the counts, `"complete": false` and the `problems` that say which metric and how many.
 
-    Writes `out/results.json`, `out/per_sample.jsonl`, `out/report.html` and `out/scores.png`.
+    Writes `out/results.json`, `out/per_sample.jsonl`, `out/report.html` and `out/scores.png`. `out` is
+    claimed for `evaluate` and locked while the run lasts (`utils.outputs`): a folder holding anything else, or
+    another run writing it, is refused.
 
     Example:
         >>> evaluate_predictions("preds.jsonl", "movie101v2-hf", out="results/")["scores"]["BLEU-4"]  # doctest: +SKIP
         1.52
     """
+    inputs = {"--predictions": predictions_path, "--dataset": dataset, "--baselines": baselines}
+    with output_folder(out, job="evaluate", inputs=inputs) as folder:  # held from the start: one writer
+        return _evaluate(
+            predictions_path,
+            dataset,
+            folder,
+            config=config,
+            split=split,
+            metrics=metrics,
+            judge=judge,
+            bertscore_model=bertscore_model,
+            baselines=baselines,
+            missing_as_empty=missing_as_empty,
+            max_invalid=max_invalid,
+            bootstrap=bootstrap,
+            seed=seed,
+        )
+
+
+def _evaluate(
+    predictions_path: str | Path,
+    dataset: str,
+    folder: OutputFolder,
+    *,
+    config: str,
+    split: str,
+    metrics: Sequence[str],
+    judge: Judge | None,
+    bertscore_model: str | None,
+    baselines: str | Path | None,
+    missing_as_empty: bool,
+    max_invalid: float,
+    bootstrap: int,
+    seed: int,
+) -> dict[str, Any]:
     from datasets import load_dataset
 
     language = config_language(config)
@@ -517,7 +560,6 @@ def evaluate_predictions(
         "judge": provenance or None,
         "package_version": __version__,
     }
-    out = Path(out)
     lines = []
     for i, clip_id in enumerate(clip_ids):
         line: dict[str, Any] = {
@@ -532,8 +574,8 @@ def evaluate_predictions(
         for metric, result in judged.items():
             line[metric.upper()] = result["per_sample"][i]
         lines.append(json.dumps(line, ensure_ascii=False))
-    write_atomically(out / "per_sample.jsonl", "\n".join(lines) + "\n")
-    write_report(results, out, baselines=baselines)
+    folder.write("per_sample.jsonl", "\n".join(lines) + "\n")
+    write_report(results, folder, baselines=baselines)
     # results.json last: its presence says the run finished (a run with failed judgments says complete=false)
-    write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    folder.write("results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results

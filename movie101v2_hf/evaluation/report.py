@@ -15,7 +15,8 @@ from typing import Any
 
 from ..data.paper import paper_table4
 from ..errors import FileFormatError
-from ..utils.io import read_text, write_atomically
+from ..utils.io import read_text
+from ..utils.outputs import OutputFolder, output_folder
 
 CHART_METRICS = ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "RoleF1", "L1-Env", "L1-Char", "L1", "L2")
 PAPER_SOURCE = "the Movie101v2 paper's Table 4"
@@ -101,14 +102,24 @@ def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], 
     plt.close(figure)
 
 
-def write_report(results: dict[str, Any], out: str | Path, *, baselines: str | Path | None = None) -> Path:
-    """Write `out/scores.png` and `out/report.html` (this run beside the reference rows); returns the HTML path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def write_report(
+    results: dict[str, Any], out: str | Path | OutputFolder, *, baselines: str | Path | None = None
+) -> Path:
+    """Write `out/scores.png` and `out/report.html` (this run beside the reference rows); returns the HTML path.
+
+    `out` is an evaluation folder (claimed for `evaluate`, see `utils.outputs`) or the `OutputFolder` of the job
+    writing it."""
+    with output_folder(out, job="evaluate") as folder:
+        return _write_report(results, folder, baselines)
+
+
+def _write_report(results: dict[str, Any], folder: OutputFolder, baselines: str | Path | None) -> Path:
     scores: dict[str, Any] = results["scores"]
     references = load_baselines(baselines, results["config"])
     _bar_chart(
-        results, [("this run", scores)] + [(baseline_label(e), e["scores"]) for e in references], out / "scores.png"
+        results,
+        [("this run", scores)] + [(baseline_label(e), e["scores"]) for e in references],
+        folder.path("scores.png"),
     )
 
     def cell(value: Any) -> str:
@@ -171,5 +182,4 @@ movie101v2-hf {html.escape(results["package_version"])}.</p>
 <img src="scores.png" alt="bar chart of the scores">
 </body></html>
 """
-    write_atomically(out / "report.html", page)
-    return out / "report.html"
+    return folder.write("report.html", page)

@@ -17,7 +17,7 @@ from typing import Any
 from ..constants import SINGLE_LANGUAGE_CONFIGS, SPLITS
 from ..data.loading import load_split
 from ..data.paper import paper_table2
-from ..errors import FileFormatError
+from ..errors import FileFormatError, check_minimums
 from ..utils.io import read_jsonl
 from ..utils.runs import ResumableRun
 from .identify import (
@@ -77,6 +77,10 @@ class FacesOptions(FaceSettings):
         },
     )
     show_progress: bool = field(default=True, metadata={"help": "Show progress bars."})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_minimums(self, max_samples=1, num_workers=0)
 
     @property
     def settings(self) -> FaceSettings:
@@ -152,7 +156,10 @@ def identify_split(options: FacesOptions) -> dict[str, Any]:
         "license_note": MODEL_LICENSE_NOTE,
     }
     settings = options.run_settings(analyzer.fingerprint)
-    with ResumableRun(options.out, settings, clips["clip_id"], overwrite=options.overwrite, extra=extra) as run:
+    inputs = {"--dataset": options.dataset, "--model-dir": options.model_dir}
+    with ResumableRun(
+        options.out, settings, clips["clip_id"], job="faces", overwrite=options.overwrite, extra=extra, inputs=inputs
+    ) as run:
         loader = torch.utils.data.DataLoader(
             clips.select(run.pending),
             batch_size=1,

@@ -29,11 +29,12 @@ from typing import Any
 from ..backends import BACKENDS, Backend, RequestBuilder
 from ..constants import SINGLE_LANGUAGE_CONFIGS, config_language
 from ..data.loading import load_portraits, load_split
-from ..errors import BackendSetupError
+from ..errors import BackendSetupError, check_minimums
 from ..faces import IDENTIFIED_COLUMN, add_identified_characters
 from ..prompting import PROMPT_SETTINGS_FILE, PromptOverrides, PromptSettings
 from ..utils.io import write_atomically
-from ..utils.runs import ResumableRun, RunRecord, check_resumable, sidecar_path
+from ..utils.outputs import WriterLock, refuse_overlap
+from ..utils.runs import ResumableRun, RunRecord, check_resumable, claim_output, lock_path, sidecar_path
 from .retrieval import RetrievalBackend
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,16 @@ class NarrateOptions(PromptOverrides):
             self.model = "retrieval"
         elif not self.model:
             raise ValueError(f"--backend {self.backend} needs --model (a model id or folder).")
-        if self.data_parallel_size < 1:
-            raise ValueError(f"data_parallel_size must be >= 1, got {self.data_parallel_size}.")
+        check_minimums(
+            self,
+            data_parallel_size=1,
+            tensor_parallel_size=1,
+            max_samples=1,
+            batch_size=1,
+            num_workers=0,
+            max_new_tokens=1,
+            retries=0,
+        )
 
     def run_settings(self) -> dict[str, Any]:
         """What identifies the predictions (compared when resuming): not batch size, workers or paths."""
@@ -145,6 +154,12 @@ class NarrateOptions(PromptOverrides):
             "faces",
         )
         return {key: getattr(self, key) for key in keys}
+
+    job = "narrate"  # the run record's owner (not a field: no flag)
+
+    def input_paths(self) -> dict[str, str | None]:
+        """The inputs `--out` may not overlap (flag -> path)."""
+        return {"--dataset": self.dataset, "--model": self.model, "--adapter": self.adapter, "--faces": self.faces}
 
 
 # -- one process ---------------------------------------------------------------------------------------------------
@@ -201,6 +216,8 @@ def run_narration(
     progress_position: int = 0,
     key: str = "clip_id",
     output_field: str = "narration",
+    job: str = "narrate",
+    inputs: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Narrate `clips` (a map-style `datasets.Dataset`, in order) into `out`, resuming what is already there.
 
@@ -216,6 +233,7 @@ def run_narration(
         num_workers: DataLoader workers decoding frames while the model generates (0: in this process).
         retries: extra attempts for a clip that failed, one clip at a time, before it is recorded as failed.
         overwrite: start again instead of resuming.
+        job: the command (the run record's owner); inputs: its input paths, refused as `out`.
 
     Example:
         >>> record = run_narration(backend, clips, "preds.jsonl", settings={"model": "m"})  # doctest: +SKIP
@@ -226,7 +244,7 @@ def run_narration(
     from tqdm.auto import tqdm
 
     builder = backend.builder()
-    with ResumableRun(out, settings, clips[key], key=key, overwrite=overwrite) as run:
+    with ResumableRun(out, settings, clips[key], job=job, key=key, overwrite=overwrite, inputs=inputs) as run:
         todo = clips.select(run.pending)
         loader = torch.utils.data.DataLoader(
             todo,
@@ -328,6 +346,7 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
     if options.data_parallel_size > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return launch_data_parallel(options)
     ranks = DataParallel.start(options.out, tensor_parallel_size=options.tensor_parallel_size)
+    check_output(ranks.output, options)  # before the data and the model load: a refused --out fails at once
     clips = load_split(
         options.dataset,
         options.config,
@@ -363,11 +382,19 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
         overwrite=options.overwrite,
         show_progress=options.show_progress,
         progress_position=ranks.position,
+        job=options.job,
+        inputs=options.input_paths(),
     )
     return ranks.finish(record)
 
 
 # -- data parallel -----------------------------------------------------------------------------------------------
+
+
+def check_output(out: str | Path, options: Any) -> None:
+    """Refuse, without touching anything, an output the job may not write (an input, or not the job's)."""
+    refuse_overlap(out, options.input_paths())
+    claim_output(out, options.job, overwrite=False)
 
 
 def shard_path(out: str | Path, index: int, count: int) -> Path:
@@ -505,14 +532,25 @@ class DataParallel:
 def launch_data_parallel(options: Any, module: str = "movie101v2_hf.narrate.run", key: str = "clip_id") -> RunRecord:
     """Run a job in `options.data_parallel_size` processes with `accelerate launch` on this machine: each runs
     `python -m MODULE '<options as JSON>'` (narrate, or the ShotBench runner)."""
-    count = options.data_parallel_size
     out = Path(options.out)
-    if sidecar_path(out).is_file() and not options.overwrite:
-        record = RunRecord.load(out, key=key)
-        check_resumable(out, {**record.settings, **options.run_settings()})  # the rest is the ranks' business
-        if record.complete:
-            logger.info("%s is complete; nothing to do", out)
-            return record
+    refuse_overlap(out, options.input_paths())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with WriterLock(lock_path(out), what=out):  # the ranks lock their shards; the merged output is held here
+        claim_output(out, options.job, overwrite=options.overwrite)
+        if sidecar_path(out).is_file():
+            record = RunRecord.load(out, key=key)
+            check_resumable(out, {**record.settings, **options.run_settings()})  # the rest is the ranks' business
+            if record.complete:
+                logger.info("%s is complete; nothing to do", out)
+                return record
+        _launch_ranks(options, module)
+        if not sidecar_path(out).is_file():
+            raise RuntimeError(f"the data-parallel run stopped before writing {sidecar_path(out)}.")
+        return RunRecord.load(out, key=key)
+
+
+def _launch_ranks(options: Any, module: str) -> int:
+    count = options.data_parallel_size
     gpus = _gpus()
     if gpus and len(gpus) < count * options.tensor_parallel_size:
         raise ValueError(
@@ -539,15 +577,26 @@ def launch_data_parallel(options: Any, module: str = "movie101v2_hf.narrate.run"
         module,
         json.dumps(asdict(options)),
     ]
-    code = subprocess.run(command, check=False).returncode
-    if not sidecar_path(out).is_file():
-        raise RuntimeError(f"the data-parallel run exited with {code} before writing {sidecar_path(out)}.")
-    return RunRecord.load(out, key=key)
+    environment = {**os.environ, _LAUNCHER_HOLDS: str(Path(options.out).resolve())}
+    return subprocess.run(command, check=False, env=environment).returncode
+
+
+_LAUNCHER_HOLDS = "MOVIE101V2_HF_OUTPUT_LOCKED"  # set by `launch_data_parallel`: it holds the output's lock
 
 
 def merge_shards(out: str | Path, count: int, key: str = "clip_id") -> RunRecord:
-    """Merge the ranks' shard files into `out` in dataset order, with one run record for the whole."""
+    """Merge the ranks' shard files into `out` in dataset order, with one run record for the whole; under a bare
+    `accelerate launch` (no launcher holding the output's lock), under the output's own lock and ownership check."""
     out = Path(out)
+    if os.environ.get(_LAUNCHER_HOLDS) == str(out.resolve()):
+        return _merge_shards(out, count, key)
+    job = RunRecord.load(shard_path(out, 0, count), key=key).job or "narrate"
+    with WriterLock(lock_path(out), what=out):
+        claim_output(out, job, overwrite=False)
+        return _merge_shards(out, count, key)
+
+
+def _merge_shards(out: Path, count: int, key: str) -> RunRecord:
     records = [RunRecord.load(shard_path(out, index, count), key=key) for index in range(count)]
     lines: list[str] = []
     for index in range(count):  # ranks hold contiguous shares in rank order: concatenating keeps dataset order
@@ -561,14 +610,16 @@ def merge_shards(out: str | Path, count: int, key: str = "clip_id") -> RunRecord
         records[0].settings,
         failures,
         max(r.seconds for r in records),
+        job=records[0].job,
         key=key,
         extra={"data_parallel_processes": count},
     )
     record.save()
     if record.complete:  # the shards are kept until then: a rerun resumes each of them
         for index in range(count):
-            shard_path(out, index, count).unlink()
-            sidecar_path(shard_path(out, index, count)).unlink()
+            shard = shard_path(out, index, count)
+            shard.unlink()
+            sidecar_path(shard).unlink()
     return record
 
 

@@ -13,7 +13,9 @@ import ast
 import csv
 import json
 import math
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,53 +63,85 @@ def read_test_tsv(path: str | Path, *, check_media: bool = True) -> list[dict[st
             (named with the row's index and the file).
     """
     path = Path(path)
-    folder = path.parent
     lines = read_text(path, what="ShotBench TSV").splitlines()
     reader = csv.DictReader(lines, delimiter="\t")
     required = {"index", "path", "question", "options", "answer", "category"}
     if not required <= set(reader.fieldnames or ()):
         raise FileFormatError(f"expected the columns {sorted(required)}, got {reader.fieldnames}", path=path, line=1)
-    rows = []
-    for line, raw in enumerate(reader, start=2):
-        where = (path, line)
-        try:
-            media = ast.literal_eval(raw["path"])  # a Python literal with single quotes, not JSON
-            kinds = json.loads(raw.get("type") or "[]")
-        except (ValueError, SyntaxError, json.JSONDecodeError) as err:
-            raise FileFormatError(
-                f"cannot read path/type ({err}): {raw['path'][:80]!r}", path=path, line=line
-            ) from None
-        media = [media] if isinstance(media, str) else list(media)
-        category = raw["category"].strip()
-        if category not in CATEGORIES:
-            raise FileFormatError(
-                f"unknown category {category!r}; expected one of {list(CATEGORIES)}", path=path, line=line
-            )
-        files = [folder / item for item in media]
-        if check_media:
-            for file in files:
-                if not file.is_file():
-                    raise FileFormatError(
-                        f"row {raw['index']}: its media file {file} is missing. Untar images.tar and videos.tar next "
-                        "to test.tsv (or use fetch_shotbench), or evaluate predictions, which needs no media.",
-                        path=path,
-                        line=line,
-                    )
-        kind = (kinds[0] if kinds else ("video" if media and media[0].endswith(".mp4") else "image")).lower()
-        rows.append(
-            {
-                "index": int(raw["index"]),
-                "category": category,
-                "category_abbr": CATEGORIES[category][0],
-                "question": raw["question"].strip(),
-                "options": _options(raw["options"], where),
-                "answer": raw["answer"].strip(),
-                "kind": kind,
-                "image": str(files[0]) if kind == "image" and files else None,
-                "video": str(files[0]) if kind == "video" and files else None,
-            }
-        )
+    rows: list[dict[str, Any]] = []
+    seen: dict[int, int] = {}  # index -> the line that has it
+    line = 1
+    try:
+        for line, raw in enumerate(reader, start=2):
+            rows.append(_row(raw, path, line, seen, check_media))
+    except csv.Error as err:  # e.g. a field over the csv module's size limit: a broken quote runs on
+        raise FileFormatError(f"not a readable TSV row ({err}); check its quoting", path=path, line=line + 1) from None
+    if not rows:
+        raise FileFormatError("the TSV has a header and no rows: give the full test.tsv", path=path, line=1)
     return rows
+
+
+def _row(raw: dict[str, Any], path: Path, line: int, seen: dict[int, int], check_media: bool) -> dict[str, Any]:
+    """One parsed row of test.tsv (see `read_test_tsv`)."""
+    folder = path.parent
+    where = (path, line)
+    short = [name for name in ("index", "path", "question", "options", "answer", "category") if raw.get(name) is None]
+    if short:
+        raise FileFormatError(f"the row has no {short} (fewer fields than the header)", path=path, line=line)
+    try:
+        index = int(str(raw["index"]).strip())
+    except ValueError:
+        raise FileFormatError(f"index {raw['index']!r} is not a whole number", path=path, line=line) from None
+    if index in seen:
+        raise FileFormatError(
+            f"index {index} is already the index of line {seen[index]}: each question needs its own index (a "
+            "duplicate would be scored twice)",
+            path=path,
+            line=line,
+        )
+    seen[index] = line
+    try:
+        media = ast.literal_eval(raw["path"])  # a Python literal with single quotes, not JSON
+        kinds = json.loads(raw.get("type") or "[]")
+    except (ValueError, SyntaxError, json.JSONDecodeError) as err:
+        raise FileFormatError(f"cannot read path/type ({err}): {raw['path'][:80]!r}", path=path, line=line) from None
+    media = [media] if isinstance(media, str) else list(media)
+    category = raw["category"].strip()
+    if category not in CATEGORIES:
+        raise FileFormatError(
+            f"unknown category {category!r}; expected one of {list(CATEGORIES)}", path=path, line=line
+        )
+    files = [folder / item for item in media]
+    if check_media:
+        for file in files:
+            if not file.is_file():
+                raise FileFormatError(
+                    f"row {raw['index']}: its media file {file} is missing. Untar images.tar and videos.tar next "
+                    "to test.tsv (or use fetch_shotbench), or evaluate predictions, which needs no media.",
+                    path=path,
+                    line=line,
+                )
+    kind = (kinds[0] if kinds else ("video" if media and media[0].endswith(".mp4") else "image")).lower()
+    options = _options(raw["options"], where)
+    answer = raw["answer"].strip()
+    if answer not in {option["letter"] for option in options}:
+        raise FileFormatError(
+            f"row {index}: its answer {answer!r} is not one of its options' letters "
+            f"{[option['letter'] for option in options]}, so no prediction could be right. Fix the row.",
+            path=path,
+            line=line,
+        )
+    return {
+        "index": index,
+        "category": category,
+        "category_abbr": CATEGORIES[category][0],
+        "question": raw["question"].strip(),
+        "options": options,
+        "answer": answer,
+        "kind": kind,
+        "image": str(files[0]) if kind == "image" and files else None,
+        "video": str(files[0]) if kind == "video" and files else None,
+    }
 
 
 def load_shotbench(folder: str | Path, *, check_media: bool = True, streaming: bool = False) -> Any:
@@ -154,6 +188,27 @@ def fetch_shotbench(local_dir: str | Path, *, token: str | bool | None = None) -
     folder = Path(snapshot_download(HUB_REPO, repo_type="dataset", local_dir=str(local_dir), token=token))
     for archive, target in (("images.tar", "image"), ("videos.tar", "video")):
         if (folder / archive).is_file() and not (folder / target).is_dir():
-            with tarfile.open(folder / archive) as tar:
-                tar.extractall(folder, filter="data")  # no paths outside the folder
+            untar_into_place(folder / archive, folder / target)
     return folder
+
+
+def untar_into_place(archive: Path, target: Path) -> None:
+    """Untar `archive` (whose members lie under `target.name/`) into a temporary folder beside `target`, renamed to
+    `target` only when every member is out: a killed extraction leaves no half `target` taken for complete later.
+
+    Example:
+        >>> import io, tarfile, tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> with tarfile.open(root / "images.tar", "w") as tar:
+        ...     info = tarfile.TarInfo("image/1.jpg"); info.size = 3; tar.addfile(info, io.BytesIO(b"jpg"))
+        >>> untar_into_place(root / "images.tar", root / "image"); sorted(p.name for p in (root / "image").iterdir())
+        ['1.jpg']
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(staging, filter="data")  # no paths outside the folder
+        inner = staging / target.name
+        (inner if inner.is_dir() else staging).rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

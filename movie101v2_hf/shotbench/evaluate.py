@@ -15,7 +15,8 @@ from typing import Any
 
 from .. import __version__
 from ..errors import FileFormatError
-from ..utils.io import read_jsonl, read_text, write_atomically
+from ..utils.io import read_jsonl, read_text
+from ..utils.outputs import OutputFolder
 from .data import CATEGORIES, read_test_tsv
 from .scoring import MATCHER_PROMPT_VERSION, LLMMatcher, score_predictions
 
@@ -26,11 +27,23 @@ def load_shotbench_predictions(path: str | Path) -> dict[int, str]:
     if path.suffix.lower() in (".xlsx", ".xls"):
         import pandas as pd
 
-        frame = pd.read_excel(path)  # the official runner's file: the TSV's columns plus `prediction`
+        try:
+            frame = pd.read_excel(path)  # the official runner's file: the TSV's columns plus `prediction`
+        except ImportError:
+            raise
+        except Exception as err:  # noqa: BLE001 (openpyxl raises many types for a broken workbook)
+            raise FileFormatError(
+                f"not a readable Excel workbook ({type(err).__name__}: {err}); save it again as .xlsx, or as .tsv",
+                path=path,
+            ) from None
         records = frame.to_dict("records")
         source = [(k + 2, r) for k, r in enumerate(records)]
     elif path.suffix.lower() == ".tsv":
-        source = list(enumerate(csv.DictReader(read_text(path, what="predictions").splitlines(), delimiter="\t"), 2))
+        reader = csv.DictReader(read_text(path, what="predictions").splitlines(), delimiter="\t")
+        try:
+            source = list(enumerate(reader, 2))
+        except csv.Error as err:
+            raise FileFormatError(f"not a readable TSV row ({err})", path=path, line=reader.line_num) from None
     else:
         source = list(read_jsonl(path, what="predictions file"))
     predictions: dict[int, str] = {}
@@ -77,6 +90,15 @@ def evaluate_shotbench(
         >>> evaluate_shotbench("preds.jsonl", "ShotBench", out="runs/shotbench")["scores"]["Overall"]  # doctest: +SKIP
         53.8
     """
+    with OutputFolder(
+        out, job="shotbench evaluate", inputs={"--predictions": predictions_path, "--data": data}
+    ) as folder:
+        return _evaluate(predictions_path, data, folder, matcher)
+
+
+def _evaluate(
+    predictions_path: str | Path, data: str | Path, folder: OutputFolder, matcher: LLMMatcher | None
+) -> dict[str, Any]:
     rows = read_test_tsv(Path(data) / "test.tsv", check_media=False)
     scored = score_predictions(rows, load_shotbench_predictions(predictions_path), matcher=matcher)
     per_row = scored.pop("per_row")
@@ -96,10 +118,9 @@ def evaluate_shotbench(
         "complete": scored["matcher_failed"] == 0,
         "package_version": __version__,
     }
-    out = Path(out)
-    write_atomically(out / "per_row.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in per_row))
-    write_atomically(out / "report.html", _report(results))
-    write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    folder.write("per_row.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in per_row))
+    folder.write("report.html", _report(results))
+    folder.write("results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results
 
 

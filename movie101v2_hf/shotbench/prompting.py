@@ -73,10 +73,14 @@ class ShotBenchCollator(NarrationCollator):
             media = {"type": "video"}
         else:
             image = row["image"]
-            if isinstance(image, str):
+            if isinstance(image, dict):  # undecoded (`Image(decode=False)`): read here, so a bad still fails alone
+                image = image["bytes"] if image.get("bytes") else image["path"]
+            if isinstance(image, (str, bytes)):
+                import io
+
                 from PIL import Image
 
-                image = Image.open(image)
+                image = Image.open(io.BytesIO(image) if isinstance(image, bytes) else image)
             images = [to_pil(fit_pixels(_to_tensor(image), self.max_pixels))]
             media = {"type": "image"}
         system = REASONING_SYSTEM if self.reasoning else DEFAULT_SYSTEM

@@ -15,8 +15,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from datasets import Image
+
 from ..backends import BACKENDS
-from ..narrate.run import ENFORCE_EAGER_HELP, DataParallel, launch_data_parallel, run_narration
+from ..errors import check_minimums
+from ..narrate.run import ENFORCE_EAGER_HELP, DataParallel, check_output, launch_data_parallel, run_narration
 from ..prompting import PromptSettings
 from ..utils.runs import RunRecord
 from .data import load_shotbench
@@ -78,6 +81,17 @@ class ShotBenchRunOptions:
         )
         return {key: getattr(self, key) for key in keys}
 
+    def __post_init__(self) -> None:
+        check_minimums(
+            self, max_samples=1, batch_size=1, num_workers=0, max_new_tokens=1, retries=0, data_parallel_size=1
+        )
+
+    job = "shotbench run"  # the run record's owner (not a field: no flag)
+
+    def input_paths(self) -> dict[str, str | None]:
+        """The inputs `--out` may not overlap (flag -> path)."""
+        return {"--data": self.data, "--model": self.model, "--adapter": self.adapter}
+
 
 def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
     """Answer every question of `options.data` into `options.out` (see the module).
@@ -88,10 +102,13 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
     if options.data_parallel_size > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return launch_data_parallel(options, module="movie101v2_hf.shotbench.run", key="index")
     ranks = DataParallel.start(options.out, tensor_parallel_size=options.tensor_parallel_size, key="index")
+    check_output(ranks.output, options)  # before the data and the model load
     rows = load_shotbench(options.data)
     if options.max_samples is not None:
         rows = rows.select(range(min(options.max_samples, len(rows))))
     rows = ranks.share(rows)
+    # stills decoded in the collator, question by question: an unreadable one fails its question, not the batch
+    rows = rows.cast_column("image", Image(decode=False))
     backend = BACKENDS.get(options.backend).from_options(
         options, settings=PromptSettings(max_portraits=0), portraits=None
     )
@@ -108,6 +125,8 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
         key="index",
         output_field="prediction",
         progress_position=ranks.position,
+        job=options.job,
+        inputs=options.input_paths(),
     )
     return ranks.finish(record)
 

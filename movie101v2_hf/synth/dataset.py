@@ -21,8 +21,10 @@ from typing import Any
 
 import yaml
 
-from ..utils.io import read_jsonl, read_text, write_atomically
+from ..utils.io import read_jsonl, read_text, write_parquet
+from ..utils.outputs import OutputFolder, inside, safe_name
 from ..utils.runs import RunRecord, sidecar_path
+from .draw import portrait_id
 
 SCENE_SECONDS = 8.0
 
@@ -33,12 +35,15 @@ def _image(path: Path) -> dict[str, Any]:
 
 def _rows(out: Path) -> tuple[list[dict], list[dict], list[dict], list[str]]:
     plans = [line for _, line in read_jsonl(out / "plans.jsonl", what="plans file")]
-    drawn = {line["image_id"]: out / line["path"] for _, line in read_jsonl(out / "keyframes.jsonl", what="keyframes")}
+    drawn = {
+        line["image_id"]: inside(out, line["path"])
+        for _, line in read_jsonl(out / "keyframes.jsonl", what="keyframes")
+    }
     narration, movies, qa, skipped = [], [], [], []
     for line in plans:
         movie_id, plan = line["movie_id"], line["plan"]
         scenes = [drawn.get(f"{movie_id}/scene-{k:02d}") for k in range(len(plan["scenes"]))]
-        portraits = [drawn.get(f"{movie_id}/portrait-{c['name']}") for c in plan["characters"]]
+        portraits = [drawn.get(portrait_id(movie_id, k)) for k in range(len(plan["characters"]))]
         if None in scenes or None in portraits:
             skipped.append(movie_id)  # not every image drawn yet
             continue
@@ -163,18 +168,21 @@ def build_dataset(out: str | Path) -> dict[str, Any]:
     narration, movies, qa, skipped = _rows(out)
     if not movies:
         raise ValueError(f"{out}: no movie has all its images drawn yet; run `movie101v2 synth draw --out {out}`.")
-    folder = out / "dataset"
     rows = {"narration": narration, "movies": movies, "qa": qa}
-    for name, features in _features().items():
-        target = folder / name / "train-00000-of-00001.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Dataset.from_list(rows[name], features=features).to_parquet(str(target))
     plans = out / "plans.jsonl"
     plan_settings = RunRecord.load(plans, key="movie_id").settings if sidecar_path(plans).is_file() else {}
-    draw_settings = json.loads(read_text(out / "draw_settings.json")) if (out / "draw_settings.json").is_file() else {}
-    write_atomically(folder / "README.md", _card(plan_settings, draw_settings, {k: len(v) for k, v in rows.items()}))
-    for movie in movies:
-        write_atomically(out / "contact_sheets" / f"{movie['movie_id']}.png", _contact_sheet(movie, narration))
+    drawn_with = out / "keyframes" / "draw_settings.json"
+    draw_settings = json.loads(read_text(drawn_with)) if drawn_with.is_file() else {}
+    with OutputFolder(out / "dataset", job="synth dataset") as folder:
+        for name, features in _features().items():
+            write_parquet(
+                Dataset.from_list(rows[name], features=features), folder.path(f"{name}/train-00000-of-00001.parquet")
+            )
+        folder.write("README.md", _card(plan_settings, draw_settings, {k: len(v) for k, v in rows.items()}))
+    with OutputFolder(out / "contact_sheets", job="synth dataset") as sheets:
+        for movie in movies:
+            sheets.write(f"{safe_name(movie['movie_id'], fallback='movie')}.png", _contact_sheet(movie, narration))
+    folder = out / "dataset"
     return {"dataset": str(folder), "rows": {k: len(v) for k, v in rows.items()}, "skipped": skipped}
 
 
@@ -253,9 +261,14 @@ def mix_with_movie101v2(
         >>> mix_with_movie101v2("synth/dataset", "movie101v2-hf", "mix", config="en")  # doctest: +SKIP
         {'train': 41430, 'validation': 2361, 'test': 2227, 'movies': 205}
     """
+    inputs = {"--synthetic": synthetic, "--movie101v2": movie101v2}
+    with OutputFolder(out, job="synth mix", inputs=inputs) as folder:
+        return _mix(synthetic, movie101v2, folder, config)
+
+
+def _mix(synthetic: str | Path, movie101v2: str, folder: OutputFolder, config: str) -> dict[str, int]:
     from datasets import Image, List, Video, concatenate_datasets, load_dataset
 
-    out = Path(out)
     synthetic_clips = load_dataset(str(synthetic), "narration", split="train")
     counts = {}
     for split, clips in load_dataset(movie101v2, config).items():
@@ -267,7 +280,7 @@ def mix_with_movie101v2(
             extra = synthetic_clips.add_column("video", [None] * len(synthetic_clips))
             extra = extra.cast_column("video", Video(decode=False)).select_columns(clips.column_names)
             clips = concatenate_datasets([clips, extra.cast(clips.features)])
-        clips.to_parquet(str(out / config / f"{split}-00000-of-00001.parquet"))
+        write_parquet(clips, folder.path(f"{config}/{split}-00000-of-00001.parquet"))
         counts[split] = len(clips)
     common = ["movie_id", "title", "cast"]
     movies = [m.select_columns(common) for m in load_dataset(movie101v2, "movies").values()]
@@ -278,7 +291,7 @@ def mix_with_movie101v2(
         features=movies[0].features,
     )
     mixed_movies = concatenate_datasets([*movies, synthetic_movies])
-    mixed_movies.to_parquet(str(out / "movies" / "train-00000-of-00001.parquet"))
+    write_parquet(mixed_movies, folder.path("movies/train-00000-of-00001.parquet"))
     counts["movies"] = len(mixed_movies)
     header = {
         "configs": [
@@ -290,8 +303,8 @@ def mix_with_movie101v2(
             {"config_name": "movies", "data_files": [{"split": "train", "path": "movies/train-*.parquet"}]},
         ]
     }
-    write_atomically(
-        out / "README.md",
+    folder.write(
+        "README.md",
         f"---\n{yaml.safe_dump(header, sort_keys=False).rstrip()}\n---\n\n# Movie101v2 ({config}) mixed with "
         f"synthetic movies\n\nMovie101v2 clips from `{movie101v2}` and synthetic clips from `{synthetic}` "
         "(train only). Movie101v2's terms apply to its part (non-commercial academic research, no sharing); the "

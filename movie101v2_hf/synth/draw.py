@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import require
-from ..utils.io import read_jsonl, write_atomically
+from ..utils.io import read_jsonl
+from ..utils.outputs import OutputFolder
 from ..utils.runs import ResumableRun, RunRecord
 
 logger = logging.getLogger(__name__)
@@ -83,10 +84,10 @@ def image_jobs(plan_line: dict[str, Any], *, style_token: str | None = None) -> 
                 "prompt": prompt,
             }
         )
-    for character in plan["characters"]:
+    for number, character in enumerate(plan["characters"]):
         jobs.append(
             {
-                "image_id": f"{movie_id}/portrait-{character['name']}",
+                "image_id": portrait_id(movie_id, number),
                 "movie_id": movie_id,
                 "kind": "portrait",
                 "name": character["name"],
@@ -94,6 +95,17 @@ def image_jobs(plan_line: dict[str, Any], *, style_token: str | None = None) -> 
             }
         )
     return jobs
+
+
+def portrait_id(movie_id: str, number: int) -> str:
+    """The image id of a movie's `number`-th character's portrait: by position, never by the name the LLM wrote
+    (a name is no file name: `AC/DC`, `../x`).
+
+    Example:
+        >>> portrait_id("synth-00000", 1)
+        'synth-00000/portrait-01'
+    """
+    return f"{movie_id}/portrait-{number:02d}"
 
 
 def _load_pipeline(options: DrawOptions) -> Any:
@@ -138,9 +150,14 @@ def draw_keyframes(options: DrawOptions) -> RunRecord:
         "seed": options.seed,
     }
     pipeline = device = None
-    with ResumableRun(
-        out / "keyframes.jsonl", settings, [j["image_id"] for j in jobs], key="image_id", overwrite=options.overwrite
-    ) as run:
+    ids = [j["image_id"] for j in jobs]
+    inputs = {"--pipeline": options.pipeline, "--style-embedding": options.style_embedding}
+    with (
+        ResumableRun(
+            out / "keyframes.jsonl", settings, ids, job="synth draw", key="image_id", overwrite=options.overwrite
+        ) as run,
+        OutputFolder(out / "keyframes", job="synth draw", inputs=inputs) as images,
+    ):
         with tqdm(
             total=len(jobs), initial=len(run.done), unit="image", desc="draw", disable=not options.show_progress
         ) as bar:
@@ -162,11 +179,10 @@ def draw_keyframes(options: DrawOptions) -> RunRecord:
                 except (RuntimeError, ValueError) as err:
                     run.fail(job["image_id"], f"{type(err).__name__}: {err}")
                     continue
-                path = out / "keyframes" / f"{job['image_id']}.png"
                 buffer = io.BytesIO()
                 image.save(buffer, format="PNG")
-                write_atomically(path, buffer.getvalue())
+                path = images.write(f"{job['image_id']}.png", buffer.getvalue())  # inside keyframes/ or refused
                 run.write([{**job, "path": str(path.relative_to(out)), "seed": seed}])
                 bar.update()
-    write_atomically(out / "draw_settings.json", json.dumps(settings, indent=2) + "\n")
+        images.write("draw_settings.json", json.dumps(settings, indent=2) + "\n")
     return run.record

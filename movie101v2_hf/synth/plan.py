@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -70,7 +71,11 @@ class MoviePlan(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> MoviePlan:
-        cast = {character.name for character in self.characters}
+        names = [character.name for character in self.characters]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"the characters list names {repeated} more than once; give each character its own name")
+        cast = set(names)
         for number, scene in enumerate(self.scenes, start=1):
             strangers = [name for name in scene.characters if name not in cast]
             if strangers:
@@ -195,47 +200,81 @@ def plan_movies(options: PlanOptions, *, backend: JudgeBackend | None = None) ->
     }
     ids = [_movie_id(k) for k in range(len(themes))]
     schema = MoviePlan.model_json_schema()
-    with ResumableRun(out, settings, ids, key="movie_id", overwrite=options.overwrite) as run:
+    inputs = {"--themes": options.themes, "--cache": options.cache}
+    with ResumableRun(
+        out, settings, ids, job="synth plan", key="movie_id", overwrite=options.overwrite, inputs=inputs
+    ) as run:
         todo = {ids[k]: plan_prompt(themes[k], scenes=options.scenes, language=options.language) for k in run.pending}
+        planner = _Planner(run, backend, cache, themes={i: t for i, t in zip(ids, themes)}, scenes=options.scenes)
         for attempt in range(2):  # the first answer, and one more ask with the error for an invalid one
             if not todo:
                 break
-            names, prompts, answers = list(todo), list(todo.values()), {}
-            for name, prompt in zip(names, prompts):
-                cached = cache.get(backend.model, PLAN_PROMPT_VERSION, "movie_plan", prompt, "")
-                if cached is not None:
-                    answers[name] = cached.answer
-            asking = [name for name in names if name not in answers]
-            if asking:
-                replies = backend.generate([todo[n] for n in asking], metric="movie_plan", schema=schema)
-                answers.update(zip(asking, replies))
-            retry = {}
-            for name in names:
-                reply = answers.get(name)
-                if reply is None:
-                    run.fail(name, "the LLM request failed (a rerun asks again)")
-                    continue
-                try:
-                    plan = parse_plan(reply, scenes=options.scenes)
-                except ValueError as err:
-                    if attempt == 0:
-                        retry[name] = f"{todo[name]}\n\nYour previous answer was not valid ({err}). Answer again."
-                    else:
-                        run.fail(name, f"invalid plan after a second ask: {err}")
-                    continue
-                if name in asking:  # only valid answers are kept: an invalid one is asked again next time
-                    cache.put(
-                        backend.model,
-                        PLAN_PROMPT_VERSION,
-                        "movie_plan",
-                        todo[name],
-                        "",
-                        reply,
-                        {"valid": 1},
-                        backend=backend.name,
-                        endpoint=backend.endpoint,
-                    )
-                theme = themes[ids.index(name)]
-                run.write([{"movie_id": name, "theme": theme, "plan": plan.model_dump()}])
-            todo = retry
+            todo = planner.round(todo, last=attempt == 1, schema=schema)
     return run.record
+
+
+class _Planner:
+    """One round of asking: cached plans first, then the backend; each answer is checked and stored the moment it
+    arrives (a valid plan cached and written, from the backend's thread), so a kill loses no answer received."""
+
+    def __init__(self, run: ResumableRun, backend: JudgeBackend, cache: JudgmentCache, *, themes, scenes) -> None:
+        self.run, self.backend, self.cache = run, backend, cache
+        self.themes, self.scenes = themes, scenes
+        self._lock = threading.Lock()
+
+    def round(self, todo: dict[str, str], *, last: bool, schema: dict) -> dict[str, str]:
+        """Ask for every movie of `todo` (id -> prompt); returns the movies to ask again (id -> prompt)."""
+        errors: dict[str, str | None] = {}
+        asking = []
+        for name, prompt in todo.items():
+            cached = self.cache.get(self.backend.model, PLAN_PROMPT_VERSION, "movie_plan", prompt, "")
+            if cached is not None:
+                errors[name] = self._take(name, prompt, cached.answer, store=False)
+            else:
+                asking.append(name)
+
+        def arrived(index: int, reply: str | None, answered_by: str | None) -> None:
+            name = asking[index]
+            errors[name] = "request failed" if reply is None else self._take(name, todo[name], reply, store=True)
+
+        if asking:
+            replies = self.backend.generate(
+                [todo[n] for n in asking], metric="movie_plan", schema=schema, on_answer=arrived
+            )
+            for name, reply in zip(asking, replies):  # a backend that does not report answers as they come
+                if name not in errors:
+                    arrived(asking.index(name), reply, None)
+        retry = {}
+        for name in todo:
+            error = errors.get(name, "request failed")
+            if error is None:
+                continue
+            if error == "request failed":
+                self.run.fail(name, "the LLM request failed (a rerun asks again)")
+            elif last:
+                self.run.fail(name, f"invalid plan after a second ask: {error}")
+            else:
+                retry[name] = f"{todo[name]}\n\nYour previous answer was not valid ({error}). Answer again."
+        return retry
+
+    def _take(self, name: str, prompt: str, reply: str, *, store: bool) -> str | None:
+        """Check one answer; a valid plan is cached (`store`) and written at once. Returns the error, or None."""
+        try:
+            plan = parse_plan(reply, scenes=self.scenes)
+        except ValueError as err:
+            return str(err)  # not cached: an invalid answer is asked again next time
+        with self._lock:  # answers arrive on the backend's threads
+            if store:
+                self.cache.put(
+                    self.backend.model,
+                    PLAN_PROMPT_VERSION,
+                    "movie_plan",
+                    prompt,
+                    "",
+                    reply,
+                    {"valid": 1},
+                    backend=self.backend.name,
+                    endpoint=self.backend.endpoint,
+                )
+            self.run.write([{"movie_id": name, "theme": self.themes[name], "plan": plan.model_dump()}])
+        return None

@@ -21,7 +21,8 @@ class ScriptedJudgeServer:
 
     Args:
         answer: maps the user message to the reply text (default: `rule_based_answer`).
-        latency: seconds each request takes before it is answered.
+        latency: seconds each request takes before it is answered, or a function of the request's number (0 for
+            the first) giving them, e.g. answers spread out in time.
         faults: what the next requests get, in order, before normal service: `"429"`, `"500"`, `"400"`,
             `"401-echo"` (a 401 whose body quotes the bearer token back, as some servers do), `"slow"` (answers
             after `slow_seconds`), `"garbage"` (a reply no parser accepts), `"ok"`.
@@ -41,7 +42,7 @@ class ScriptedJudgeServer:
         self,
         *,
         answer: Callable[[str], str] = rule_based_answer,
-        latency: float = 0.0,
+        latency: float | Callable[[int], float] = 0.0,
         faults: Iterable[str] = (),
         slow_seconds: float = 5.0,
         served_model: str | None = None,
@@ -103,13 +104,15 @@ class ScriptedJudgeServer:
             def _answer(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with server._lock:
+                    number = len(server.requests)
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
                 if not self.path.endswith("/chat/completions"):
                     return self._reply(404, {"error": {"message": f"unknown path {self.path}"}})
                 fault = server._next_fault()
-                if server.latency:
-                    time.sleep(server.latency)  # the simulated model's time per request
+                latency = server.latency(number) if callable(server.latency) else server.latency
+                if latency:
+                    time.sleep(latency)  # the simulated model's time per request
                 if fault == "429":
                     return self._reply(429, {"error": {"message": "rate limited"}})
                 if fault == "500":

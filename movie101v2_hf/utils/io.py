@@ -52,6 +52,8 @@ def read_text(path: str | Path, *, what: str = "file") -> str:
         ...
         movie101v2_hf.errors.FileFormatError: ...a.txt:2: the narration file is not UTF-8 (byte 0xb2 ...
     """
+    if Path(path).is_dir():
+        raise FileFormatError(f"the {what} is a folder, not a file: give the path of the file itself", path=path)
     data = Path(path).read_bytes()
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
@@ -111,3 +113,22 @@ def write_atomically(path: str | Path, content: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_parquet(dataset: Any, path: str | Path) -> None:
+    """`dataset.to_parquet(path)` through a temporary file renamed into place (a kill leaves no half file).
+
+    Example:
+        >>> import tempfile, pathlib; from datasets import Dataset
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "train.parquet"
+        >>> write_parquet(Dataset.from_dict({"a": [1, 2]}), p); list(Dataset.from_parquet(str(p))["a"])
+        [1, 2]
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        dataset.to_parquet(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

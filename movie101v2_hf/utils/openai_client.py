@@ -128,7 +128,9 @@ class ChatClient:
         attempts = f"after {self.max_retries + 1} attempts"
         try:
             completion = self._openai().chat.completions.create(**arguments, extra_body=extra or None)
-            return ChatReply(completion.choices[0].message.content or "", completion.model)
+            # what comes back is stored (predictions, judgments, answered_by): a reply quoting the key loses it here
+            text, model = completion.choices[0].message.content or "", completion.model
+            return ChatReply(redact(text, key), redact(model, key) if isinstance(model, str) else None)
         except openai.APIStatusError as err:
             transient = err.status_code in (408, 409, 429) or err.status_code >= 500
             detail = redact(err.response.text, key)[:200]  # redact before cutting: no half key survives

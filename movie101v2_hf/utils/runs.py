@@ -5,6 +5,7 @@ The contract, the same for every job:
 - the output is JSONL, one line per finished item, appended, flushed and synced the moment the item is done;
 - a run record beside it (`<out>.run.json`, written atomically) holds the settings, the counts, each failed item
   with its error, and `complete`, true only when every item has its line;
+- one writer at a time, and only the job's own output is ever replaced (`outputs.py`: locks, ownership);
 - a rerun resumes: it checks that the settings are those of the run that wrote the file (else it stops and says
   which differ), cuts a torn last line (a run killed mid-write), and skips the items already written, so nothing
   is lost or counted twice; `overwrite` starts again;
@@ -13,11 +14,14 @@ The contract, the same for every job:
 Example:
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "preds.jsonl"
-    >>> with ResumableRun(out, {"model": "m"}, ["a", "b", "c"]) as run:
+    >>> with ResumableRun(out, {"model": "m"}, ["a", "b", "c"], job="narrate") as run:
     ...     run.write([{"clip_id": "a", "narration": "x"}])
     ...     run.fail("b", "ValueError: bad frame")
-    >>> run.record.complete, run.record.num_written, sorted(ResumableRun(out, {"model": "m"}, ["a", "b", "c"]).done)
-    (False, 1, ['a'])
+    >>> run.record.complete, run.record.num_written
+    (False, 1)
+    >>> with ResumableRun(out, {"model": "m"}, ["a", "b", "c"], job="narrate") as again:
+    ...     sorted(again.done), again.pending
+    (['a'], [1, 2])
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 from .. import __version__
 from ..errors import FileFormatError
 from .io import read_text, write_atomically
+from .outputs import OwnershipError, WriterLock, refuse_overlap
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +89,8 @@ def check_resumable(out: str | Path, settings: dict[str, Any]) -> None:
     out = Path(out)
     record_path = sidecar_path(out)
     if not record_path.is_file():
-        if out.is_file() and out.stat().st_size:
-            raise FileExistsError(f"{out} exists without its run record {record_path.name}: pass --overwrite.")
         return
-    previous = json.loads(read_text(record_path, what="run record")).get("settings", {})
+    previous = _load_record(record_path).get("settings", {})
     changed = sorted(key for key in set(previous) | set(settings) if previous.get(key) != settings.get(key))
     if changed:
         details = "; ".join(f"{k}: {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed[:4])
@@ -97,15 +100,55 @@ def check_resumable(out: str | Path, settings: dict[str, Any]) -> None:
         )
 
 
-def start_resumable(out: str | Path, settings: dict[str, Any], *, overwrite: bool, key: str = "clip_id") -> set[str]:
-    """Get `out` ready for a run; returns the ids already done. `overwrite` deletes the output and its record."""
+def _load_record(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(read_text(path, what="run record"))
+    except json.JSONDecodeError as err:
+        raise FileFormatError(
+            f"not a run record (broken JSON: {err.msg}); move it away or choose another --out", path=path
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("settings", {}), dict):
+        raise FileFormatError("not a run record of this package; move it away or choose another --out", path=path)
+    return data
+
+
+def claim_output(out: str | Path, job: str, *, overwrite: bool) -> None:
+    """Refuse `out` unless it is new, empty, or written by `job` (its run record says so); with `overwrite`, delete
+    it and its record, which only ever happens to this job's own output.
+
+    Example:
+        >>> import tempfile, pathlib; theirs = pathlib.Path(tempfile.mkdtemp()) / "test.tsv"
+        >>> _ = theirs.write_text("index")
+        >>> claim_output(theirs, "shotbench run", overwrite=True)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        movie101v2_hf.utils.outputs.OwnershipError: ...test.tsv exists and `shotbench run` did not write it ...
+    """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    record_path = sidecar_path(out)
+    if out.is_dir():
+        raise OwnershipError(f"--out {out} is a folder: give the path of a file (e.g. {out}/predictions.jsonl).")
+    if record_path.is_file():
+        record = _load_record(record_path)
+        owner, output = record.get("job"), record.get("output")
+        if (owner is not None and owner != job) or (output is not None and output != out.name):
+            raise OwnershipError(
+                f"{record_path} is the record of `{owner or 'another job'}` writing {output or '?'}, not of `{job}` "
+                f"writing {out.name}: nothing is replaced. Choose another --out."
+            )
+    elif out.is_file() and out.stat().st_size:
+        raise OwnershipError(
+            f"{out} exists and `{job}` did not write it (it has no run record {record_path.name}): nothing is "
+            "replaced, with --overwrite or without. Choose another --out."
+        )
     if overwrite:
         out.unlink(missing_ok=True)
-        sidecar_path(out).unlink(missing_ok=True)
-    check_resumable(out, settings)
-    return set(read_written(out, key=key))
+        record_path.unlink(missing_ok=True)
+
+
+def lock_path(out: str | Path) -> Path:
+    """The writer lock of an output: `preds.jsonl` -> `preds.run.lock` (beside its run record)."""
+    return sidecar_path(out).with_suffix(".lock")
 
 
 @dataclass
@@ -118,6 +161,7 @@ class RunRecord:
     settings: dict[str, Any]
     failures: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    job: str | None = None
     key: str = "clip_id"
     extra: dict[str, Any] = field(default_factory=dict)  # what a job adds to its record
 
@@ -139,6 +183,8 @@ class RunRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "job": self.job,
+            "output": self.out.name,
             "settings": self.settings,
             "complete": self.complete,
             "num_items": self.num_items,
@@ -155,35 +201,61 @@ class RunRecord:
 
     @classmethod
     def load(cls, out: str | Path, *, key: str = "clip_id") -> RunRecord:
-        """The record of a finished (or interrupted) run of `out`."""
-        data = json.loads(read_text(sidecar_path(out), what="run record"))
-        known = {"settings", "complete", "num_items", "num_written", "num_failed", "failures", "seconds"}
-        return cls(
-            out=Path(out),
-            num_items=data["num_items"],
-            num_written=data["num_written"],
-            settings=data["settings"],
-            failures={f[key]: f["error"] for f in data.get("failures", [])},
-            seconds=data.get("seconds", 0.0),
-            key=key,
-            extra={k: v for k, v in data.items() if k not in known and k != "package_version"},
-        )
+        """The record of a finished (or interrupted) run of `out`.
+
+        Raises:
+            FileFormatError: the record is missing a field or has one of the wrong type (the message names it).
+        """
+        path = sidecar_path(out)
+        data = _load_record(path)
+        known = {"job", "output", "settings", "complete", "num_items", "num_written", "num_failed", "failures"}
+        try:
+            failures = {f[key]: str(f["error"]) for f in data.get("failures", [])}
+            record = cls(
+                out=Path(out),
+                num_items=data["num_items"],
+                num_written=data["num_written"],
+                settings=data["settings"],
+                failures=failures,
+                seconds=float(data.get("seconds", 0.0)),
+                job=data.get("job"),
+                key=key,
+                extra={k: v for k, v in data.items() if k not in known | {"seconds", "package_version"}},
+            )
+        except KeyError as err:
+            raise FileFormatError(
+                f"the run record has no field {err}; it is damaged: rerun the job with --overwrite", path=path
+            ) from None
+        except (TypeError, ValueError):
+            raise FileFormatError(
+                "a field of the run record has the wrong type; rerun the job with --overwrite", path=path
+            ) from None
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (record.num_items, record.num_written)):
+            raise FileFormatError(
+                "num_items and num_written must be whole numbers; rerun the job with --overwrite", path=path
+            )
+        return record
 
 
 class ResumableRun:
-    """A run over `ids` writing into `out`: use it as a context manager.
+    """A run of `job` over `ids` writing into `out`: use it as a context manager.
 
-    `done` holds the ids already written by an earlier run, `pending` the positions in `ids` still to do.
-    Inside the block, `write(items)` appends finished items (each durable when it returns) and `fail(id, error)`
-    records a failed one; leaving the block (normally, by an error or by Ctrl-C) writes the run record.
+    Entering takes the output's writer lock (a second run on `out` fails at once), refuses an `out` this job did
+    not write, and reads what an earlier run left: `done` holds the ids already written, `pending` the positions
+    in `ids` still to do. Inside the block, `write(items)` appends finished items (each durable when it returns)
+    and `fail(id, error)` records a failed one; leaving the block (normally, by an error or by Ctrl-C) writes the
+    run record and releases the lock.
 
     Args:
         out: the JSONL output.
         settings: what identifies the run; a resume with other settings is refused.
         ids: every item's id, in output order.
+        job: the command writing (`narrate`, `faces`, ...): its name goes into the run record, and another
+            job's output is never replaced.
         key: the field of a line that holds its id.
-        overwrite: start again instead of resuming.
+        overwrite: start again instead of resuming (only ever over this job's own output).
         extra: fields of the job's own to add to the run record.
+        inputs: the job's inputs (flag -> path): an `out` among or inside them is refused.
     """
 
     def __init__(
@@ -192,22 +264,42 @@ class ResumableRun:
         settings: dict[str, Any],
         ids: Sequence[str],
         *,
+        job: str,
         key: str = "clip_id",
         overwrite: bool = False,
         extra: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
     ) -> None:
         self.out = Path(out)
         self.key = key
-        self.done = start_resumable(self.out, settings, overwrite=overwrite, key=key)
-        self.pending = [i for i, item in enumerate(ids) if item not in self.done]
-        if self.done:
-            logger.info("%s: %d of %d items already done, resuming", self.out, len(self.done), len(ids))
-        self.record = RunRecord(self.out, len(ids), len(self.done), settings, key=key, extra=dict(extra or {}))
+        self.job = job
+        self.ids = list(ids)
+        self.settings = settings
+        self.overwrite = overwrite
+        self.inputs = dict(inputs or {})
+        self.extra = dict(extra or {})
+        self._lock = WriterLock(lock_path(self.out), what=self.out)
 
     def __enter__(self) -> ResumableRun:
-        self.record.save()  # an interrupted run is on record as incomplete from its first moment
+        refuse_overlap(self.out, self.inputs)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._lock.__enter__()
+        try:
+            claim_output(self.out, self.job, overwrite=self.overwrite)
+            check_resumable(self.out, self.settings)
+            self.done = set(read_written(self.out, key=self.key))
+            self.pending = [i for i, item in enumerate(self.ids) if item not in self.done]
+            if self.done:
+                logger.info("%s: %d of %d items already done, resuming", self.out, len(self.done), len(self.ids))
+            self.record = RunRecord(
+                self.out, len(self.ids), len(self.done), self.settings, job=self.job, key=self.key, extra=self.extra
+            )
+            self.record.save()  # an interrupted run is on record as incomplete from its first moment
+            self._handle = open(self.out, "a", encoding="utf-8")
+        except BaseException:
+            self._lock.__exit__()
+            raise
         self._began = time.perf_counter()
-        self._handle = open(self.out, "a", encoding="utf-8")
         return self
 
     def write(self, items: Sequence[dict[str, Any]]) -> None:
@@ -225,6 +317,9 @@ class ResumableRun:
         logger.warning("%s failed: %s", item, error)
 
     def __exit__(self, *exc: Any) -> None:
-        self._handle.close()
-        self.record.seconds = time.perf_counter() - self._began
-        self.record.save()
+        try:
+            self._handle.close()
+            self.record.seconds = time.perf_counter() - self._began
+            self.record.save()
+        finally:
+            self._lock.__exit__()
