@@ -4,9 +4,9 @@
 import datasets
 import evaluate
 
-from movie101v2_hf.data.builder import CITATION
-from movie101v2_hf.evaluation import build_judge, narration_metrics
-from movie101v2_hf.judge import DEFAULT_MAX_INVALID
+from movie101v2_hf.data.builder import CITATION  # From: movie101v2-hf[metrics]
+from movie101v2_hf.evaluation import build_judge, narration_metrics  # From: movie101v2-hf[metrics]
+from movie101v2_hf.judge import DEFAULT_MAX_INVALID  # From: movie101v2-hf[metrics]
 
 _CITATION = CITATION  # the Movie101v2 paper, as the dataset card cites it
 

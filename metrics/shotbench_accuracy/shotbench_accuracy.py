@@ -4,7 +4,7 @@
 import datasets
 import evaluate
 
-from movie101v2_hf.shotbench import score_predictions
+from movie101v2_hf.shotbench import score_predictions  # From: movie101v2-hf[metrics]
 
 _CITATION = """\
 @article{liu2025shotbench,

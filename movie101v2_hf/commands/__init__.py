@@ -12,6 +12,7 @@ from .mini_release import MiniRelease
 from .narrate import Narrate
 from .prepare import Prepare
 from .push_dataset import PushDataset
+from .push_metrics import PushMetrics
 from .push_model import PushModel
 from .shotbench import ShotBench
 from .synth import Synth
@@ -20,6 +21,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Prepare,
     PushDataset,
     PushModel,
+    PushMetrics,
     Narrate,
     Evaluate,
     Bench,
