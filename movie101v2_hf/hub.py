@@ -148,7 +148,7 @@ _CARD_METRICS = (
     "METEOR",
     "ROUGE-L",
     "CIDEr",
-    "BERTScore",
+    "BERTScore-F1",  # the name `evaluate` gives it (P and R stay in results.json)
     "RoleF1",
 )
 

@@ -208,3 +208,21 @@ def test_evaluate_module_takes_the_judge_options():
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
     with pytest.raises(JudgeUnavailableError, match=url):
         module.compute(predictions=PREDICTIONS * 4, references=REFERENCES * 4, judge_url=url, retries=0, timeout=1)
+
+
+def test_chinese_scores_without_meteor_need_no_java(tmp_path):
+    # Java runs only the PTB tokenizer (English) and METEOR: a machine without it still scores Chinese BLEU/ROUGE/CIDEr
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import shutil; assert shutil.which('java') is None\n"
+        "from movie101v2_hf.evaluation.metrics import caption_metrics\n"
+        "print(caption_metrics(['他走了'], ['他走了'], language='zh', meteor=False).scores['ROUGE-L'])\n"
+        "caption_metrics(['a'], ['a'], language='zh', meteor=True)\n"
+    )
+    env = {**os.environ, "PATH": str(tmp_path)}  # an empty PATH: no java
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "100.0", result.stderr[-2000:]
+    assert "need Java on PATH" in result.stderr  # METEOR still asks for it, by name
