@@ -299,7 +299,13 @@ def test_the_cache_records_which_judge_answered(tmp_path):
         result = Judge(
             OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache, show_progress=False
         ).score("l2", *_pairs(2))
-    stored = cache.get("judge", result.prompt_version, "l2", "reference 0", "candidate 0")
+    stored = cache.get(
+        judge_model="judge",
+        prompt_version=result.prompt_version,
+        metric="l2",
+        reference="reference 0",
+        candidate="candidate 0",
+    )
     assert stored.answer == "3" and stored.scores == {"plot": 3}
     assert (stored.backend, stored.endpoint, stored.answered_by) == ("openai", server.url, "judge-2025-06-01")
     assert result.provenance()["answered_by"] == ["judge-2025-06-01"]
@@ -320,9 +326,23 @@ def test_a_cache_of_an_older_version_is_upgraded(tmp_path):
     db.commit()
     db.close()
     cache = JudgmentCache(path)
-    assert cache.get("m", "v", "l2", "r", "c").scores == {"plot": 4}
-    cache.put("m", "v", "l2", "r", "c2", "5", {"plot": 5}, backend="openai", answered_by="m")
-    assert cache.get("m", "v", "l2", "r", "c2").answered_by == "m"
+    assert cache.get(judge_model="m", prompt_version="v", metric="l2", reference="r", candidate="c").scores == {
+        "plot": 4
+    }
+    cache.put(
+        judge_model="m",
+        prompt_version="v",
+        metric="l2",
+        reference="r",
+        candidate="c2",
+        answer="5",
+        scores={"plot": 5},
+        backend="openai",
+        answered_by="m",
+    )
+    assert (
+        cache.get(judge_model="m", prompt_version="v", metric="l2", reference="r", candidate="c2").answered_by == "m"
+    )
 
 
 def test_nothing_listening_fails_fast_and_names_the_url():
@@ -483,3 +503,12 @@ def test_vllm_backend_requests_greedy_structured_output(monkeypatch):
     conversations, params = calls["chat"]
     assert conversations[0][0]["role"] == "user" and "candidate 0" in conversations[0][0]["content"]
     assert params.temperature == 0 and params.structured_outputs.regex == "[0-5],[0-5]"
+
+
+def test_the_cache_takes_keywords_only():
+    # seven positional strings let a swapped reference and candidate pass silently
+    cache = JudgmentCache(":memory:")
+    with pytest.raises(TypeError):
+        cache.put("m", "v", "l2", "r", "c", "4", {"plot": 4})
+    with pytest.raises(TypeError):
+        cache.get("m", "v", "l2", "r", "c")

@@ -61,8 +61,9 @@ class JudgmentCache:
 
     Example:
         >>> cache = JudgmentCache(":memory:")
-        >>> cache.put("m", "v1", "l2", "ref", "cand", "4", {"plot": 4}, backend="openai", answered_by="m-0905")
-        >>> cache.get("m", "v1", "l2", "ref", "cand")
+        >>> pair = {"judge_model": "m", "prompt_version": "v1", "metric": "l2", "reference": "ref", "candidate": "cand"}
+        >>> cache.put(**pair, answer="4", scores={"plot": 4}, backend="openai", answered_by="m-0905")
+        >>> cache.get(**pair)
         CachedJudgment(answer='4', scores={'plot': 4}, backend='openai', endpoint=None, answered_by='m-0905')
     """
 
@@ -103,9 +104,9 @@ class JudgmentCache:
         return hashlib.sha256(parts.encode()).hexdigest()
 
     def get(
-        self, judge_model: str, prompt_version: str, metric: str, reference: str, candidate: str
+        self, *, judge_model: str, prompt_version: str, metric: str, reference: str, candidate: str
     ) -> CachedJudgment | None:
-        """The stored judgment, or None."""
+        """The stored judgment, or None (keyword arguments only: a swapped reference and candidate must not pass)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT answer, scores, backend, endpoint, answered_by FROM judgments WHERE key = ?",
@@ -118,6 +119,7 @@ class JudgmentCache:
 
     def put(
         self,
+        *,
         judge_model: str,
         prompt_version: str,
         metric: str,
@@ -125,7 +127,6 @@ class JudgmentCache:
         candidate: str,
         answer: str,
         scores: dict[str, int] | None,
-        *,
         backend: str | None = None,
         endpoint: str | None = None,
         answered_by: str | None = None,

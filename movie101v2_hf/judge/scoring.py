@@ -138,7 +138,13 @@ class Judge:
         answered_by: set[str] = set()
         todo = []
         for i, (candidate, reference) in enumerate(zip(predictions, references)):
-            cached = self.cache.get(model, version, metric, reference, candidate) if self.cache else None
+            cached = (
+                self.cache.get(
+                    judge_model=model, prompt_version=version, metric=metric, reference=reference, candidate=candidate
+                )
+                if self.cache
+                else None
+            )
             if cached is None or (cached.scores is None and self.rejudge_invalid):
                 todo.append(i)
             else:
@@ -178,13 +184,13 @@ class Judge:
                             progress.update(1)
                     if reply is not None and self.cache is not None:
                         self.cache.put(
-                            model,
-                            version,
-                            metric,
-                            references[i],
-                            predictions[i],
-                            reply,
-                            parsed,
+                            judge_model=model,
+                            prompt_version=version,
+                            metric=metric,
+                            reference=references[i],
+                            candidate=predictions[i],
+                            answer=reply,
+                            scores=parsed,
                             backend=backend.name,
                             endpoint=backend.endpoint,
                             answered_by=by,

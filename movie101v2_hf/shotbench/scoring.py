@@ -82,7 +82,17 @@ class LLMMatcher:
         replies: list[str | None] = [None] * len(items)
         todo = []
         for i, (reference, answer) in enumerate(keys):
-            cached = self.cache.get(model, MATCHER_PROMPT_VERSION, "choice", reference, answer) if self.cache else None
+            cached = (
+                self.cache.get(
+                    judge_model=model,
+                    prompt_version=MATCHER_PROMPT_VERSION,
+                    metric="choice",
+                    reference=reference,
+                    candidate=answer,
+                )
+                if self.cache
+                else None
+            )
             if cached is None:
                 todo.append(i)
             else:
@@ -100,13 +110,13 @@ class LLMMatcher:
                 if reply is not None and self.cache is not None:
                     choice = self._parse(reply, items[i][1])
                     self.cache.put(
-                        model,
-                        MATCHER_PROMPT_VERSION,
-                        "choice",
-                        keys[i][0],
-                        keys[i][1],
-                        reply,
-                        {"choice": choice} if choice else None,
+                        judge_model=model,
+                        prompt_version=MATCHER_PROMPT_VERSION,
+                        metric="choice",
+                        reference=keys[i][0],
+                        candidate=keys[i][1],
+                        answer=reply,
+                        scores={"choice": choice} if choice else None,
                         backend=self.backend.name,
                         endpoint=self.backend.endpoint,
                         answered_by=by,

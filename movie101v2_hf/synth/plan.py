@@ -227,7 +227,13 @@ class _Planner:
         errors: dict[str, str | None] = {}
         asking = []
         for name, prompt in todo.items():
-            cached = self.cache.get(self.backend.model, PLAN_PROMPT_VERSION, "movie_plan", prompt, "")
+            cached = self.cache.get(
+                judge_model=self.backend.model,
+                prompt_version=PLAN_PROMPT_VERSION,
+                metric="movie_plan",
+                reference=prompt,
+                candidate="",
+            )
             if cached is not None:
                 errors[name] = self._take(name, prompt, cached.answer, store=False)
             else:
@@ -266,13 +272,13 @@ class _Planner:
         with self._lock:  # answers arrive on the backend's threads
             if store:
                 self.cache.put(
-                    self.backend.model,
-                    PLAN_PROMPT_VERSION,
-                    "movie_plan",
-                    prompt,
-                    "",
-                    reply,
-                    {"valid": 1},
+                    judge_model=self.backend.model,
+                    prompt_version=PLAN_PROMPT_VERSION,
+                    metric="movie_plan",
+                    reference=prompt,  # the planner's request is the whole key: no candidate
+                    candidate="",
+                    answer=reply,
+                    scores={"valid": 1},
                     backend=self.backend.name,
                     endpoint=self.backend.endpoint,
                 )
