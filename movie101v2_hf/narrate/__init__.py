@@ -1,19 +1,8 @@
 """Narrating a split with a registered backend (`movie101v2 narrate`), and the retrieval baseline."""
 
+from ..utils.parallel import DataParallel, RankGroup, launch_data_parallel, merge_shards, pin_rank_gpus, shard_path
 from .retrieval import RetrievalBackend, RetrievalIndex, RetrievalRequests, movie_lengths, rename
-from .run import (
-    DataParallel,
-    NarrateOptions,
-    RankGroup,
-    build_backend,
-    launch_data_parallel,
-    merge_shards,
-    narrate_split,
-    pin_rank_gpus,
-    resolve_prompt_settings,
-    run_narration,
-    shard_path,
-)
+from .run import NarrateOptions, build_backend, narrate_split, resolve_prompt_settings, run_narration
 
 __all__ = [
     "DataParallel",

@@ -1,5 +1,6 @@
 """Small shared parts with no dependency on the rest of the package: file I/O and the cache home (`io`), the one
-resumable-run layer (`runs`) with its locks and output ownership (`outputs`), the OpenAI-compatible client (`openai_client`), registries by name (`registry`)."""
+resumable-run layer (`runs`) with its locks and output ownership (`outputs`) and its data-parallel form
+(`parallel`), the OpenAI-compatible client (`openai_client`), registries by name (`registry`)."""
 
 from .io import cache_home, read_jsonl, read_text, write_atomically
 from .outputs import OutputFolder, OwnershipError, safe_name
