@@ -16,7 +16,7 @@ from typing import Any
 from .data.prepare import MANIFEST, prepare_dataset
 from .data.synthetic import make_mini_release
 from .data.video import ClipSampler
-from .evaluation import CLASSIC, run_bench
+from .evaluation import default_metrics, run_bench
 from .narrate import NarrateOptions
 from .shotbench import evaluate_shotbench, make_mini_shotbench, read_test_tsv
 from .shotbench.evaluate import majority_baseline
@@ -102,7 +102,7 @@ def _bench(dataset_dir: Path, run_dir: Path, *, split: str, judge: Any) -> dict[
     """The benchmark loop on the retrieval baseline: predictions, scores and the HTML report."""
     print(f"\nBenchmark loop (movie101v2 bench) with the retrieval baseline on `en` {split}:")
     options = NarrateOptions(dataset=str(dataset_dir), out="", backend="retrieval", split=split, overwrite=True)
-    metrics = [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])]
+    metrics = default_metrics(judge=judge is not None)
     result = run_bench(options, run_dir, metrics=metrics, judge=judge, log=lambda line: print("  " + line))
     scores = result["results"]["scores"]
     print("  " + ", ".join(f"{name} {value:.2f}" for name, value in scores.items() if isinstance(value, float)))

@@ -20,6 +20,7 @@ from .backends.base import merge_adapter
 from .data.builder import CITATION, LICENSE_LINK
 from .data.prepare import MANIFEST
 from .errors import HubRequestError, PublishRefusedError
+from .evaluation.suite import score_names
 
 logger = logging.getLogger(__name__)
 
@@ -137,22 +138,6 @@ def push_dataset(
     return str(getattr(commit, "commit_url", commit))
 
 
-# Scores of `movie101v2 evaluate` that go into a model-index; counts of invalid/failed judgments stay out.
-_CARD_METRICS = (
-    "L1",
-    "L1-Env",
-    "L1-Char",
-    "L2",
-    "BLEU-1",
-    "BLEU-4",
-    "METEOR",
-    "ROUGE-L",
-    "CIDEr",
-    "BERTScore-F1",  # the name `evaluate` gives it (P and R stay in results.json)
-    "RoleF1",
-)
-
-
 def _dataset_repo_id(dataset: str) -> str | None:
     """The Hub id of `dataset`, or None when it is a local folder."""
     if os.path.exists(dataset) or dataset.count("/") != 1:
@@ -200,7 +185,7 @@ def eval_results_from_file(results_path: str | Path) -> list[Any]:
             metric_value=scores[metric],
             metric_config=judge.get("judge_model") if metric.startswith(("L1", "L2")) else None,
         )
-        for metric in _CARD_METRICS
+        for metric in score_names(where="card")  # each registered metric says which (invalid counts stay out)
         if isinstance(scores.get(metric), (int, float))
     ]
 

@@ -429,9 +429,10 @@ def test_an_incomplete_evaluation_stays_off_the_card(tmp_path):
 
 def test_every_card_score_is_a_score_evaluate_writes(tmp_path):
     # the card's list once said "BERTScore" while evaluate writes BERTScore-P/R/F1: BERTScore never reached a card
-    from movie101v2_hf.hub import _CARD_METRICS, eval_results_from_file
+    from movie101v2_hf.evaluation.suite import score_names
+    from movie101v2_hf.hub import eval_results_from_file
 
-    assert "BERTScore-F1" in _CARD_METRICS and "BERTScore" not in _CARD_METRICS
+    assert "BERTScore-F1" in score_names(where="card") and "BERTScore" not in score_names(where="card")
     scores = {"BERTScore-P": 60.0, "BERTScore-R": 62.0, "BERTScore-F1": 61.0, "BLEU-4": 1.5}
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"config": "en", "split": "test", "scores": scores, "complete": True}))

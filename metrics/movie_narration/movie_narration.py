@@ -5,7 +5,7 @@ import datasets
 import evaluate
 
 from movie101v2_hf.data.builder import CITATION  # From: movie101v2-hf[metrics]
-from movie101v2_hf.evaluation import build_judge, narration_metrics  # From: movie101v2-hf[metrics]
+from movie101v2_hf.evaluation import build_judge, default_metrics, narration_metrics  # From: movie101v2-hf[metrics]
 from movie101v2_hf.judge import DEFAULT_MAX_INVALID  # From: movie101v2-hf[metrics]
 
 _CITATION = CITATION  # the Movie101v2 paper, as the dataset card cites it
@@ -71,7 +71,8 @@ class MovieNarration(evaluate.Metric):
         max_invalid=DEFAULT_MAX_INVALID,
     ):
         if metrics is None:
-            metrics = ["bleu", "meteor", "rouge", "cider"] + (["rolef1"] if reference_characters and casts else [])
+            with_casts = bool(reference_characters and casts)
+            metrics = [m for m in default_metrics(judge=False) if m != "rolef1" or with_casts]
         judge = None
         if "l1" in metrics or "l2" in metrics:
             judge = build_judge(

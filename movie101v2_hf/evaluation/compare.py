@@ -22,8 +22,8 @@ from ..utils.io import read_jsonl, read_text
 from ..utils.outputs import OutputFolder
 from .evaluate import sample_parts
 from .stats import SampleParts, few_movies_warning, paired_comparison
+from .suite import judged_scores
 
-JUDGED_SCORES = ("L1-Env", "L1-Char", "L1", "L2")
 # agreement is measured on the judge's own 0-5 answers: score name -> (per-sample key, field)
 AGREEMENT_SCORES = {"L1-Env": ("L1", "env"), "L1-Char": ("L1", "char"), "L2": ("L2", "plot")}
 
@@ -167,7 +167,7 @@ def _on_common_judgments(a: SampleParts, b: SampleParts) -> dict[str, int]:
     """Judged scores of A and B on the clips with a valid judgment in both (in place: a clip invalid in one run is
     left out of both, so the means compare the same clips); returns, per score, how many clips that leaves."""
     counts = {}
-    for name in JUDGED_SCORES:
+    for name in judged_scores():
         if name in a.means and name in b.means:
             missing = np.isnan(a.means[name]) | np.isnan(b.means[name])
             a.means[name][missing] = np.nan
@@ -181,7 +181,7 @@ def write_comparison(comparison: dict[str, Any], out: str | Path) -> Path:
     header = ["score", "A", "B", "B-A", "95% interval of B-A", "p"]
     rows = []
     for name, row in comparison["scores"].items():
-        flag = " (judges differ)" if comparison["judges"]["differ"] and name in JUDGED_SCORES else ""
+        flag = " (judges differ)" if comparison["judges"]["differ"] and name in judged_scores() else ""
         low, high = row["ci95"]
         rows.append(
             [

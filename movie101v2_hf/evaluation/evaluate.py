@@ -29,13 +29,13 @@ from ..judge import (
 )
 from ..utils.io import read_jsonl
 from ..utils.outputs import OutputFolder, output_folder
-from .metrics import bertscore, caption_metrics, role_f1
 from .report import write_report
 from .stats import SampleParts, bootstrap_intervals, few_movies_warning
+from .suite import METRICS, MetricInputs, default_metrics, metric_names, specs
 
-CLASSIC = ("bleu", "meteor", "rouge", "cider")
+CLASSIC = ("bleu", "meteor", "rouge", "cider")  # pycocoevalcap's, one pass for all (`suite/caption.py`)
 METRIC_MODULES = ("l1_score", "l2_score", "movie_narration", "shotbench_accuracy")
-ALL_METRICS = (*CLASSIC, "bertscore", "rolef1", "l1", "l2")
+ALL_METRICS = metric_names()
 
 
 def metric_module_path(name: str) -> str:
@@ -197,7 +197,7 @@ class ScoringOptions:
 
     def metric_names(self, judge: Judge | None) -> list[str]:
         """The metrics to compute: as given, else the classic ones and RoleF1, plus L1 and L2 with a judge."""
-        return list(self.metrics or [*CLASSIC, "rolef1", *(["l1", "l2"] if judge else [])])
+        return list(self.metrics or default_metrics(judge=judge is not None))
 
 
 @dataclass(kw_only=True)
@@ -211,30 +211,6 @@ class EvaluateOptions(ScoringOptions):
     )
     split: str = field(default="test", metadata={"help": "train, validation or test.", "choices": SPLITS})
     out: str = field(metadata={"help": "Folder for results.json, per_sample.jsonl and report.html."})
-
-
-def judge_metric(
-    metric: str,
-    predictions: Sequence[str],
-    references: Sequence[str],
-    judge: Judge,
-    *,
-    max_invalid: float = DEFAULT_MAX_INVALID,
-) -> dict[str, Any]:
-    """L1 or L2 as a flat dict: aggregates (0-100), per-sample scores, invalid and failed counts, provenance, and
-    `complete` with the `problems` that make it False (failed requests, invalid judgments over `max_invalid`,
-    no valid judgment at all)."""
-    result = judge.score(metric, predictions, references)
-    problems = result.problems(max_invalid)
-    return {
-        **result.scores,
-        "per_sample": result.per_sample,
-        "num_invalid": result.num_invalid,
-        "num_failed": result.num_failed,
-        "complete": not problems,
-        "problems": problems,
-        **result.provenance(),
-    }
 
 
 @dataclass
@@ -273,17 +249,6 @@ def sample_parts(
     return parts
 
 
-def _judged_per_clip(metric: str, per_sample: list[dict[str, int] | None]) -> dict[str, list[float | None]]:
-    """A judge's per-clip 0-5 scores on the reported 0-100 scale (None where invalid)."""
-    if metric == "l1":
-        return {
-            "L1-Env": [None if s is None else s["env"] * 20.0 for s in per_sample],
-            "L1-Char": [None if s is None else s["char"] * 20.0 for s in per_sample],
-            "L1": [None if s is None else (s["env"] + s["char"]) * 10.0 for s in per_sample],
-        }
-    return {"L2": [None if s is None else s["plot"] * 20.0 for s in per_sample]}
-
-
 def score_clips(
     predictions: Sequence[str],
     references: Sequence[str],
@@ -302,42 +267,28 @@ def score_clips(
         >>> score_clips(["他走了"], ["他走了"], language="zh", metrics=["rouge"]).scores["ROUGE-L"]  # doctest: +SKIP
         100.0
     """
-    unknown = [m for m in metrics if m not in ALL_METRICS]
-    if unknown:
-        raise ValueError(f"Unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}.")
+    inputs = MetricInputs(
+        predictions,
+        references,
+        language=language,
+        metrics=list(metrics),
+        reference_characters=reference_characters,
+        casts=casts,
+        bertscore_model=bertscore_model,
+        judge=judge,
+        max_invalid=max_invalid,
+    )
+    chosen = specs(metrics)
+    for spec in chosen:  # every metric's needs, before the first one runs
+        spec.check(inputs)
     out: dict[str, Any] = {}
     per_clip: dict[str, list[float | None]] = {}
     tokens = None
-    if any(m in CLASSIC for m in metrics):
-        caption = caption_metrics(predictions, references, language=language, meteor="meteor" in metrics)
-        wanted = {
-            "bleu": ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"),
-            "meteor": ("METEOR",),
-            "rouge": ("ROUGE-L",),
-            "cider": ("CIDEr",),
-        }
-        out.update({name: caption.scores[name] for m in CLASSIC if m in metrics for name in wanted[m]})
-        per_clip.update({name: values for name, values in caption.per_clip.items() if name in out})
-        tokens = (caption.candidate_tokens, caption.reference_tokens)
-    if "bertscore" in metrics:
-        if not bertscore_model:
-            raise ValueError("BERTScore needs bertscore_model=<local model folder>; nothing is downloaded.")
-        scores = bertscore(predictions, references, model_path=bertscore_model)
-        per_clip.update(scores.pop("per_sample"))
-        out.update(scores)
-    if "rolef1" in metrics:
-        if reference_characters is None or casts is None:
-            raise ValueError("RoleF1 needs reference_characters and casts (the dataset's `characters` and `cast`).")
-        roles = role_f1(predictions, reference_characters, casts)
-        out.update({k: v for k, v in roles.items() if k != "per_sample"})
-        for name, key in (("RoleP", "precision"), ("RoleR", "recall"), ("RoleF1", "f1")):
-            per_clip[name] = [sample[key] * 100 for sample in roles["per_sample"]]
-    for metric in ("l1", "l2"):
-        if metric in metrics:
-            if judge is None:
-                raise ValueError(f"{metric.upper()} needs a judge (build_judge(...)).")
-            out[metric] = judge_metric(metric, predictions, references, judge, max_invalid=max_invalid)
-            per_clip.update(_judged_per_clip(metric, out[metric]["per_sample"]))
+    for spec in chosen:
+        result = spec.compute(inputs)
+        out.update(result.scores)
+        per_clip.update(result.per_clip)
+        tokens = tokens or result.tokens
     return ClipScores(out, per_clip, tokens)
 
 
@@ -423,7 +374,7 @@ def evaluate_predictions(
     out: str | Path | OutputFolder,
     config: str = "en",
     split: str = "test",
-    metrics: Sequence[str] = CLASSIC + ("rolef1",),
+    metrics: Sequence[str] = tuple(default_metrics(judge=False)),
     judge: Judge | None = None,
     bertscore_model: str | None = None,
     baselines: str | Path | None = None,
@@ -510,11 +461,11 @@ def _evaluate(
         max_invalid=max_invalid,
     )
     scores = dict(scored.scores)
-    judged = {m: scores.pop(m) for m in ("l1", "l2") if m in scores}
+    judged = {spec.name: scores.pop(spec.name) for spec in specs(metrics) if spec.judged and spec.name in scores}
     flat = dict(scores)
     provenance: dict[str, Any] = {}
     for metric, result in judged.items():
-        flat.update({k: result[k] for k in (("L1-Env", "L1-Char", "L1") if metric == "l1" else ("L2",))})
+        flat.update({k: result[k] for k in METRICS.get(metric).scores})
         flat[f"{metric.upper()}-invalid"] = result["num_invalid"]
         flat[f"{metric.upper()}-failed"] = result["num_failed"]
         provenance = {

@@ -17,8 +17,8 @@ from ..data.paper import paper_table4
 from ..errors import FileFormatError
 from ..utils.io import read_text
 from ..utils.outputs import OutputFolder, output_folder
+from .suite import score_names
 
-CHART_METRICS = ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "RoleF1", "L1-Env", "L1-Char", "L1", "L2")
 PAPER_SOURCE = "the Movie101v2 paper's Table 4"
 
 
@@ -79,7 +79,7 @@ def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
-    shown = [m for m in CHART_METRICS if any(isinstance(s.get(m), (int, float)) for _, s in runs)]
+    shown = [m for m in score_names(where="chart") if any(isinstance(s.get(m), (int, float)) for _, s in runs)]
     # readable at any number of reference rows: the width follows the metrics, the legend sits beside the axes
     figure, axes = plt.subplots(figsize=(min(16.0, 4.0 + 1.2 * len(shown)), 4.5))
     width = 0.8 / len(runs)
