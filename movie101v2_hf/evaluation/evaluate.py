@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..constants import SINGLE_LANGUAGE_CONFIGS, SPLITS, config_language
-from ..errors import FileFormatError, check_minimums
+from ..errors import check_minimums
 from ..judge import (
     DEFAULT_JUDGE_MODELS,
     DEFAULT_MAX_INVALID,
@@ -27,8 +26,8 @@ from ..judge import (
     default_cache_path,
     make_backend,
 )
-from ..utils.io import read_jsonl
 from ..utils.outputs import OutputFolder, output_folder
+from .predictions import file_sha256, load_predictions, match_predictions
 from .report import write_report
 from .stats import SampleParts, bootstrap_intervals, few_movies_warning
 from .suite import METRICS, MetricInputs, default_metrics, metric_names, specs
@@ -302,71 +301,6 @@ def narration_metrics(predictions: Sequence[str], references: Sequence[str], **o
     return score_clips(predictions, references, **options).scores
 
 
-# -- predictions files --------------------------------------------------------------------------------------------
-
-
-def load_predictions(path: str | Path) -> dict[str, str]:
-    """Read `{"clip_id": ..., "narration": ...}` JSONL; malformed lines and duplicate ids are errors that say where.
-
-    Example:
-        >>> load_predictions("preds.jsonl")["6965779678749524488_long_00000"]  # doctest: +SKIP
-        'A man walks into the shop.'
-    """
-    path = Path(path)
-    predictions: dict[str, str] = {}
-    duplicates: list[str] = []
-    for number, row in read_jsonl(path, what="predictions file"):
-        try:
-            clip_id, narration = row["clip_id"], row["narration"]
-        except (KeyError, TypeError) as err:
-            raise FileFormatError(
-                f'expected a JSON object with "clip_id" and "narration" ({err})', path=path, line=number
-            ) from None
-        if not isinstance(narration, str):
-            raise FileFormatError(
-                f'"narration" must be a string, got {type(narration).__name__}', path=path, line=number
-            )
-        if clip_id in predictions:
-            duplicates.append(str(clip_id))
-        predictions[str(clip_id)] = narration
-    if duplicates:
-        raise ValueError(
-            f"{path}: {len(duplicates)} duplicate clip id(s), e.g. {', '.join(duplicates[:3])}. Keep one line per clip."
-        )
-    return predictions
-
-
-def match_predictions(
-    predictions: dict[str, str], clip_ids: Sequence[str], *, source: str, missing_as_empty: bool = False
-) -> list[str]:
-    """Predictions in the order of `clip_ids`; missing or unknown ids are an error that counts and names a few.
-
-    With `missing_as_empty`, a clip without a prediction is scored as an empty narration (it counts against the
-    model, instead of being left out of the average).
-    """
-    expected = set(clip_ids)
-    missing = [c for c in clip_ids if c not in predictions]
-    unknown = [c for c in predictions if c not in expected]
-    problems = []
-    if missing and not missing_as_empty:
-        problems.append(f"{len(missing)} clip(s) of the split have no prediction, e.g. {', '.join(missing[:3])}")
-    if unknown:
-        problems.append(f"{len(unknown)} prediction(s) are for clips not in the split, e.g. {', '.join(unknown[:3])}")
-    if problems:
-        raise ValueError(f"{source}: " + "; ".join(problems) + ". Predict every clip of the split, and only those.")
-    return [predictions.get(c, "") for c in clip_ids]
-
-
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file: what `results.json` records of the predictions it scored."""
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def evaluate_predictions(
     predictions_path: str | Path,
     dataset: str,
@@ -460,32 +394,10 @@ def _evaluate(
         judge=judge,
         max_invalid=max_invalid,
     )
-    scores = dict(scored.scores)
-    judged = {spec.name: scores.pop(spec.name) for spec in specs(metrics) if spec.judged and spec.name in scores}
-    flat = dict(scores)
-    provenance: dict[str, Any] = {}
-    for metric, result in judged.items():
-        flat.update({k: result[k] for k in METRICS.get(metric).scores})
-        flat[f"{metric.upper()}-invalid"] = result["num_invalid"]
-        flat[f"{metric.upper()}-failed"] = result["num_failed"]
-        provenance = {
-            k: result[k]
-            for k in (
-                "judge_model",
-                "judge_backend",
-                "judge_endpoint",
-                "answered_by",
-                "prompt_version",
-                "official_prompts",
-            )
-        }
+    flat, judged = _flatten(scored.scores, metrics)
     problems = [problem for result in judged.values() for problem in result["problems"]]
     movie_ids = rows["movie_id"]
-    intervals, timing = {}, None
-    if bootstrap > 0:
-        began = time.perf_counter()
-        intervals = bootstrap_intervals(scored.parts(movie_ids), resamples=bootstrap, seed=seed)
-        timing = round(time.perf_counter() - began, 3)
+    intervals, timing = _intervals(scored, movie_ids, bootstrap, seed)
     results = {
         "dataset": dataset,
         "config": config,
@@ -508,11 +420,51 @@ def _evaluate(
         "complete": not problems,
         "problems": problems,
         "max_invalid": max_invalid,
-        "judge": provenance or None,
+        "judge": _provenance(judged),
         "package_version": __version__,
     }
+    folder.write("per_sample.jsonl", _per_sample_lines(rows, candidates, scored, judged))
+    write_report(results, folder, baselines=baselines)
+    # results.json last: its presence says the run finished (a run with failed judgments says complete=false)
+    folder.write("results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return results
+
+
+def _flatten(scores: dict[str, Any], metrics: Sequence[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The flat scores of `results.json` (a judged metric's scores and its invalid / failed counts), and the judged
+    metrics' whole results by name."""
+    flat = dict(scores)
+    judged = {spec.name: flat.pop(spec.name) for spec in specs(metrics) if spec.judged and spec.name in flat}
+    for metric, result in judged.items():
+        flat.update({k: result[k] for k in METRICS.get(metric).scores})
+        flat[f"{metric.upper()}-invalid"] = result["num_invalid"]
+        flat[f"{metric.upper()}-failed"] = result["num_failed"]
+    return flat, judged
+
+
+_PROVENANCE = ("judge_model", "judge_backend", "judge_endpoint", "answered_by", "prompt_version", "official_prompts")
+
+
+def _provenance(judged: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """Who judged (one judge scores every judged metric of a run), or None without a judged metric."""
+    last = list(judged.values())[-1] if judged else None
+    return {k: last[k] for k in _PROVENANCE} if last else None
+
+
+def _intervals(scored: ClipScores, movie_ids: Sequence[str], bootstrap: int, seed: int) -> tuple[dict, float | None]:
+    """The 95% intervals by bootstrap over movies, and the seconds they took (none with `bootstrap` 0)."""
+    if bootstrap <= 0:
+        return {}, None
+    began = time.perf_counter()
+    intervals = bootstrap_intervals(scored.parts(movie_ids), resamples=bootstrap, seed=seed)
+    return intervals, round(time.perf_counter() - began, 3)
+
+
+def _per_sample_lines(rows: Any, candidates: Sequence[str], scored: ClipScores, judged: dict[str, Any]) -> str:
+    """`per_sample.jsonl`: per clip its texts, its parts of every score, and the judge's answers."""
     lines = []
-    for i, clip_id in enumerate(clip_ids):
+    movie_ids, references = list(rows["movie_id"]), list(rows["narration"])  # columns read once, not per clip
+    for i, clip_id in enumerate(rows["clip_id"]):
         line: dict[str, Any] = {
             "clip_id": clip_id,
             "movie_id": movie_ids[i],
@@ -525,8 +477,4 @@ def _evaluate(
         for metric, result in judged.items():
             line[metric.upper()] = result["per_sample"][i]
         lines.append(json.dumps(line, ensure_ascii=False))
-    folder.write("per_sample.jsonl", "\n".join(lines) + "\n")
-    write_report(results, folder, baselines=baselines)
-    # results.json last: its presence says the run finished (a run with failed judgments says complete=false)
-    folder.write("results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    return results
+    return "\n".join(lines) + "\n"
