@@ -190,6 +190,35 @@ def eval_results_from_file(results_path: str | Path) -> list[Any]:
     ]
 
 
+def _usage(model_name: str, base_model: str, *, adapter: bool) -> str:
+    """The card's loading snippet: the adapter on its base model, or the full model."""
+    if adapter:
+        return f"""```python
+from peft import PeftModel
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+base = AutoModelForImageTextToText.from_pretrained("{base_model}", dtype="auto", device_map="auto")
+model = PeftModel.from_pretrained(base, "{model_name}")
+processor = AutoProcessor.from_pretrained("{model_name}")
+```"""
+    return f"""```python
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+model = AutoModelForImageTextToText.from_pretrained("{model_name}", dtype="auto", device_map="auto")
+processor = AutoProcessor.from_pretrained("{model_name}")
+```"""
+
+
+def _scores_section(eval_results: list[Any] | None, config: str) -> str:
+    """The card's evaluation table, or how to get one."""
+    if not eval_results:
+        return "Not evaluated yet: run `movie101v2 bench` or `movie101v2 evaluate` and push again with `--results`."
+    score_rows = "\n".join(f"| {r.metric_name} | {r.metric_value} |" for r in eval_results)
+    return (
+        f"On the `{eval_results[0].dataset_split}` split of `{config}`:\n\n| metric | score |\n|---|---|\n{score_rows}"
+    )
+
+
 def narration_model_card(
     *,
     model_name: str,
@@ -238,27 +267,8 @@ def narration_model_card(
         eval_results=eval_results,
     )
     rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in (hyperparameters or {}).items())
-    if adapter:
-        usage = f"""```python
-from peft import PeftModel
-from transformers import AutoModelForImageTextToText, AutoProcessor
-
-base = AutoModelForImageTextToText.from_pretrained("{base_model}", dtype="auto", device_map="auto")
-model = PeftModel.from_pretrained(base, "{model_name}")
-processor = AutoProcessor.from_pretrained("{model_name}")
-```"""
-    else:
-        usage = f"""```python
-from transformers import AutoModelForImageTextToText, AutoProcessor
-
-model = AutoModelForImageTextToText.from_pretrained("{model_name}", dtype="auto", device_map="auto")
-processor = AutoProcessor.from_pretrained("{model_name}")
-```"""
-    if eval_results:
-        score_rows = "\n".join(f"| {r.metric_name} | {r.metric_value} |" for r in eval_results)
-        scores = f"On the `{eval_results[0].dataset_split}` split of `{config}`:\n\n| metric | score |\n|---|---|\n{score_rows}"
-    else:
-        scores = "Not evaluated yet: run `movie101v2 bench` or `movie101v2 evaluate` and push again with `--results`."
+    usage = _usage(model_name, base_model, adapter=adapter)
+    scores = _scores_section(eval_results, config)
     recipe_text = f"\n\nThe recipe:\n\n```yaml\n{recipe.strip()}\n```" if recipe else ""
     content = f"""---
 {data.to_yaml()}
