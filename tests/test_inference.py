@@ -514,3 +514,23 @@ def test_bench_skips_completed_steps(mini_prepared, tmp_path, capsys):
     assert main([*arguments, "cider"]) == 0
     fourth = capsys.readouterr().out
     assert fourth.count("skipped") == 2 and (run_dir / "report.html").is_file()
+
+
+def test_an_engine_option_the_job_lacks_is_refused_not_defaulted(sample_prepared_with_movies, tmp_path):
+    # before, a backend field with no option of the same name (the openai backend's timeout) kept its default
+    from types import SimpleNamespace
+
+    from movie101v2_hf.backends import BACKENDS
+    from movie101v2_hf.narrate import build_backend
+    from movie101v2_hf.prompting import PromptSettings
+
+    with ScriptedJudgeServer(answer=lambda text: "A man walks in.") as server:
+        options = _options(
+            sample_prepared_with_movies, tmp_path / "p.jsonl", backend="openai", model="m", base_url=server.url
+        )
+        options.timeout = 7.5
+        backend, _ = build_backend(options)
+        assert backend.timeout == 7.5 and backend.client.timeout == 7.5
+        lacking = SimpleNamespace(**{k: v for k, v in vars(options).items() if k != "timeout"})
+        with pytest.raises(TypeError, match=r"SimpleNamespace has no field for the openai backend's \['timeout'\]"):
+            BACKENDS.get("openai").from_options(lacking, settings=PromptSettings(), portraits=None)

@@ -147,8 +147,9 @@ class CollatorRequests:
 class CollatorBackend:
     """What the model backends share: a model (and LoRA adapter) whose prompts the training collator builds.
 
-    Subclasses add their engine's fields; `from_options` fills every field it finds by name in a job's options
-    (`NarrateOptions`), so a new engine option is declared once, in the options, and once here.
+    Subclasses add their engine's fields; `from_options` fills each field by name from a job's options
+    (`NarrateOptions`, `ShotBenchRunOptions`), and refuses options that lack one (a field of the Python API only
+    says `metadata={"option": False}`): an engine option never keeps its default silently.
     """
 
     model: str
@@ -162,21 +163,38 @@ class CollatorBackend:
     takes_examples: ClassVar[bool] = False
 
     @classmethod
-    def from_options(cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None) -> Any:
-        """The backend for a job's options, its prompt settings, portraits and in-context examples."""
+    def from_options(
+        cls, options: Any, *, settings: PromptSettings, portraits: Any, examples: Any = None, **fixed: Any
+    ) -> Any:
+        """The backend for a job's options, its prompt settings, portraits and in-context examples; `fixed` sets
+        fields the job decides itself (ShotBench: `num_examples=0`).
+
+        Raises:
+            TypeError: the options have no field for one of the backend's (declare it in the job's options).
+        """
         given = {
             "model": options.model,
             "settings": settings,
             "portraits": portraits,
             "examples": examples,
             "prompter": getattr(options, "prompter", None),
+            **fixed,
         }
-        values = {}
+        values, missing = {}, []
         for item in fields(cls):
-            if item.init and item.name in given:
+            if not item.init or item.metadata.get("option") is False:
+                continue
+            if item.name in given:
                 values[item.name] = given[item.name]
-            elif item.init and hasattr(options, item.name):
+            elif hasattr(options, item.name):
                 values[item.name] = getattr(options, item.name)
+            else:
+                missing.append(item.name)
+        if missing:
+            raise TypeError(
+                f"{type(options).__name__} has no field for the {cls.name} backend's {missing}: declare them in the "
+                "job's options (one field each, with a help text), or pass them as fixed values."
+            )
         return cls(**values)
 
     def __post_init__(self) -> None:

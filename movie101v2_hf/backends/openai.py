@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..prompting import NarrationCollator, to_pil
@@ -100,7 +100,7 @@ class OpenAIBackend(CollatorBackend):
     """
 
     base_url: str = "http://localhost:8000/v1"
-    processor: Any = None
+    processor: Any = field(default=None, metadata={"option": False})  # set in __post_init__, not by a flag
     examples: Any = None
     num_examples: int = 3
     concurrency: int = 8

@@ -57,10 +57,10 @@ class VLLMBackend(CollatorBackend):
 
     tensor_parallel_size: int = 1
     max_model_len: int | None = 32768
-    merged_dir: str | None = None
+    merged_dir: str | None = field(default=None, metadata={"option": False})  # Python API: default ADAPTER/merged
     dtype: str = "auto"
     enforce_eager: bool = False
-    llm_kwargs: dict[str, Any] = field(default_factory=dict)
+    llm_kwargs: dict[str, Any] = field(default_factory=dict, metadata={"option": False})  # Python API: more LLM(...)
     request_kind = "vllm"
 
     def _engine(self) -> Any:

@@ -104,6 +104,7 @@ class NarrateOptions(PromptOverrides):
     concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
     num_examples: int = field(default=3, metadata={"help": "Training narrations as in-context examples (openai)."})
     request_retries: int = field(default=4, metadata={"help": "Retries of a request on 429/5xx/timeouts (openai)."})
+    timeout: float = field(default=120.0, metadata={"help": "Seconds per request attempt (openai)."})
     device: str | None = field(
         default=None, metadata={"help": "transformers: cuda, cpu, ... (default: cuda when available)."}
     )

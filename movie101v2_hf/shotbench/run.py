@@ -56,6 +56,7 @@ class ShotBenchRunOptions:
     base_url: str = field(default="http://localhost:8000/v1", metadata={"help": "Server /v1 URL (openai)."})
     concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
     request_retries: int = field(default=4, metadata={"help": "Retries of a request (openai)."})
+    timeout: float = field(default=120.0, metadata={"help": "Seconds per request attempt (openai)."})
     device: str | None = field(default=None, metadata={"help": "transformers: cuda, cpu, ..."})
     dtype: str = field(default="auto", metadata={"help": "transformers: model dtype."})
     show_progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
@@ -110,8 +111,9 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
     rows = ranks.share(rows)
     # stills decoded in the collator, question by question: an unreadable one fails its question, not the batch
     rows = rows.cast_column("image", Image(decode=False))
+    fixed = {"num_examples": 0} if BACKENDS.get(options.backend).takes_examples else {}  # no examples here
     backend = BACKENDS.get(options.backend).from_options(
-        options, settings=PromptSettings(max_portraits=0), portraits=None
+        options, settings=PromptSettings(max_portraits=0), portraits=None, **fixed
     )
     record = run_narration(
         backend,
