@@ -557,3 +557,20 @@ def test_runner_on_an_openai_compatible_server(mini_shotbench, tmp_path):
     assert ShotBenchRunOptions.__dataclass_fields__["max_new_tokens"].default == 1024  # the official cap
     results = evaluate_shotbench(out, mini_shotbench, out=tmp_path / "scored")
     assert results["resolved_by"] == {"letter": 32}
+
+
+def test_the_evaluate_command_matches_with_a_text_llm(mini_shotbench, tmp_path, capsys):
+    # --judge-backend builds the matcher's backend and cache directly (no L1/L2 judge behind it)
+    rows = read_test_tsv(mini_shotbench / "test.tsv", check_media=False)
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"index": r["index"], "prediction": "hard to say"}) + "\n" for r in rows))
+    with ScriptedJudgeServer(answer=lambda text: "B") as server:
+        code = cli.main(
+            ["shotbench", "evaluate", "--predictions", str(preds), "--data", str(mini_shotbench), "--out"]
+            + [str(tmp_path / "out"), "--judge-backend", "openai", "--judge-url", server.url, "--judge-model", "m"]
+            + ["--judge-cache", str(tmp_path / "cache.sqlite")]
+        )
+        asked = len(server.requests)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert code == 0 and asked == len(rows) and results["resolved_by"] == {"llm_matcher": len(rows)}
+    assert results["matcher"]["judge_model"] == "m" and len(JudgmentCache(tmp_path / "cache.sqlite")) == len(rows)

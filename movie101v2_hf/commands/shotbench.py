@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluation import build_judge
-from ..judge import JUDGE_BACKENDS
+from ..judge import JUDGE_BACKENDS, JudgmentCache, default_cache_path, make_backend
 from ..shotbench import LLMMatcher, evaluate_shotbench
 from ..shotbench.run import ShotBenchRunOptions, run_shotbench
 from .base import Command, options_from
@@ -56,17 +55,13 @@ class ShotBench(Command):
     @staticmethod
     def evaluate(args: argparse.Namespace) -> int:
         matcher = None
-        if args.judge_backend:  # the judge's own construction: backend options and the user's cache
-            judge = build_judge(
-                language="en",
-                backend=args.judge_backend,
-                model=args.judge_model,
-                url=args.judge_url,
-                cache=args.judge_cache,
-                timeout=args.judge_timeout,
-                retries=args.judge_retries,
-            )
-            matcher = LLMMatcher(judge.backend, judge.cache)
+        if args.judge_backend:  # a text LLM and the user's cache: no L1/L2 judge is built for it
+            options = {}
+            if args.judge_backend == "openai":
+                options = {"timeout": args.judge_timeout, "max_retries": args.judge_retries}
+                options.update({"base_url": args.judge_url} if args.judge_url else {})
+            backend = make_backend(args.judge_backend, args.judge_model, **options)
+            matcher = LLMMatcher(backend, JudgmentCache(args.judge_cache or default_cache_path()))
         results = evaluate_shotbench(args.predictions, args.data, out=args.out, matcher=matcher)
         print(f"{'dimension':<10} {'accuracy':>9} {'n':>5}")
         for name, value in results["scores"].items():
