@@ -129,3 +129,13 @@ def test_without_the_package_evaluate_names_the_extra(tmp_path):
     result = subprocess.run([sys.executable, "-c", hide_package], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "pip install movie101v2-hf[metrics]" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_hub_that_refuses_is_explained(tmp_path):
+    with LocalHub() as hub:
+        hub.refuse = (403, "You don't have the rights to create a space under the namespace my-org")
+        command = [sys.executable, "-m", "movie101v2_hf.cli", "push-metrics", "--org", "my-org"]
+        result = subprocess.run(command, env=_environment(hub, tmp_path), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "the Hub answered HTTP 403" in result.stderr and "needs write access to 'my-org/l1_score'" in result.stderr
+    assert TOKEN not in result.stderr and not hub.repos

@@ -37,6 +37,7 @@ class LocalHub:
         self.commits: list[tuple[str, list[str]]] = []
         self.requests: list[tuple[str, str]] = []
         self.authorization: list[str] = []
+        self.refuse: tuple[int, str] | None = None  # (status, message) for every POST: a Hub that says no
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -163,6 +164,8 @@ class LocalHub:
                 data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 parts = path.strip("/").split("/")
                 with hub._lock:
+                    if hub.refuse is not None:
+                        return self._send(hub.refuse[0], {"error": hub.refuse[1]})
                     if path == "/api/repos/create":
                         status, body = hub.create(json.loads(data))
                     elif path == "/api/validate-yaml":
