@@ -39,6 +39,11 @@ def _gated(gate: threading.Event):
     return lambda number: 0.0 if number == 0 or gate.wait(120) else 0.0
 
 
+def _retrieval(dataset: Path, out: Path, *extra: str) -> list[str]:
+    """The arguments of a `narrate` run with the retrieval baseline (no model): the cheapest real narration."""
+    return ["narrate", "--dataset", str(dataset), "--backend", "retrieval", "--out", str(out), *extra]
+
+
 def _wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -138,15 +143,12 @@ def test_overwrite_never_deletes_a_file_the_job_did_not_write(mini_prepared, sho
         assert theirs.read_text() == "index\tanswer\n1\tA\n"
     # narrate's own output is another job's for shotbench run: refused too, even with --overwrite
     preds = tmp_path / "preds.jsonl"
-    assert cli.main(["narrate", "--dataset", str(mini_prepared), "--backend", "retrieval", "--out", str(preds)]) == 0
+    assert cli.main(_retrieval(mini_prepared, preds)) == 0
     kept = preds.read_text()
     code = cli.main(["shotbench", "run", "--data", str(shotbench), "--model", "m", "--out", str(preds), "--overwrite"])
     assert code == 2 and "`narrate`" in capsys.readouterr().err and preds.read_text() == kept
     # an output inside an input is refused
-    code = cli.main(
-        ["narrate", "--dataset", str(mini_prepared), "--backend", "retrieval"]
-        + ["--out", str(mini_prepared / "preds.jsonl")]
-    )
+    code = cli.main(_retrieval(mini_prepared, mini_prepared / "preds.jsonl"))
     assert code == 2 and "lies inside --dataset" in capsys.readouterr().err
 
 
@@ -188,25 +190,7 @@ def test_two_narrate_runs_on_one_output(mini_prepared, tmp_path):
     again = subprocess.Popen([*CLI, *command, "--overwrite"], stderr=subprocess.DEVNULL)
     again.send_signal(signal.SIGKILL)
     again.wait()
-    assert (
-        cli.main(
-            [
-                "narrate",
-                "--dataset",
-                str(mini_prepared),
-                "--backend",
-                "retrieval",
-                "--out",
-                str(out),
-                "--overwrite",
-                "--split",
-                "train",
-                "--max-samples",
-                "6",
-            ]
-        )
-        == 0
-    )
+    assert cli.main(_retrieval(mini_prepared, out, "--overwrite", "--split", "train", "--max-samples", "6")) == 0
 
 
 def _evaluate_command(predictions: Path, dataset: Path, out: Path, url: str) -> list[str]:
@@ -231,7 +215,7 @@ def _evaluate_command(predictions: Path, dataset: Path, out: Path, url: str) -> 
 
 def test_two_evaluate_runs_into_one_folder(mini_prepared, tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert cli.main(["narrate", "--dataset", str(mini_prepared), "--backend", "retrieval", "--out", str(a)]) == 0
+    assert cli.main(_retrieval(mini_prepared, a)) == 0
     b.write_text(a.read_text().replace('"narration": "', '"narration": "Then '))
     out = tmp_path / "results"
     gate = threading.Event()
@@ -325,7 +309,7 @@ def test_replies_quoting_the_key_are_redacted_everywhere(mini_prepared, tmp_path
 
 def test_compare_labels_a_partial_run_and_uses_clips_valid_in_both(mini_prepared, tmp_path, capsys):
     preds = tmp_path / "preds.jsonl"
-    assert cli.main(["narrate", "--dataset", str(mini_prepared), "--backend", "retrieval", "--out", str(preds)]) == 0
+    assert cli.main(_retrieval(mini_prepared, preds)) == 0
     folders = {}
     unjudgeable: set[str] = set()
 
@@ -437,7 +421,7 @@ def _one_line_error(arguments: list[str], *, expect: str, cwd: Path | None = Non
 
 def test_mistakes_get_one_line(mini_prepared, tmp_path):
     preds = tmp_path / "preds.jsonl"
-    assert cli.main(["narrate", "--dataset", str(mini_prepared), "--backend", "retrieval", "--out", str(preds)]) == 0
+    assert cli.main(_retrieval(mini_prepared, preds)) == 0
     evaluate = ["evaluate", "--dataset", str(mini_prepared), "--out", str(tmp_path / "r"), "--metrics", "bleu"]
     (tmp_path / "a-folder").mkdir()
     _one_line_error([*evaluate, "--predictions", str(tmp_path / "a-folder")], expect="is a folder, not a file")
@@ -451,18 +435,7 @@ def test_mistakes_get_one_line(mini_prepared, tmp_path):
         [*evaluate, "--predictions", str(preds), "--bootstrap", "-1"], expect="--bootstrap must be at least 0"
     )
     _one_line_error(
-        [
-            "narrate",
-            "--dataset",
-            str(mini_prepared),
-            "--backend",
-            "retrieval",
-            "--out",
-            str(tmp_path / "p"),
-            "--max-samples",
-            "-1",
-        ],
-        expect="--max-samples must be at least 1",
+        _retrieval(mini_prepared, tmp_path / "p", "--max-samples", "-1"), expect="--max-samples must be at least 1"
     )
     # run folders with a missing or mistyped field, and --bootstrap 0 where the bootstrap is the answer
     assert cli.main([*evaluate, "--predictions", str(preds)]) == 0
@@ -481,7 +454,7 @@ def test_mistakes_get_one_line(mini_prepared, tmp_path):
     record = tmp_path / "preds.run.json"
     record.write_text(json.dumps({**json.loads(record.read_text()), "settings": ["mistyped"]}))
     _one_line_error(
-        ["narrate", "--dataset", str(mini_prepared), "--backend", "retrieval", "--out", str(preds)],
+        _retrieval(mini_prepared, preds),
         expect="preds.run.json: not a run record of this package",
     )
     record.write_text('{"settings": {}, "num_items": 3}')

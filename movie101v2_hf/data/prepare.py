@@ -76,10 +76,8 @@ def _one_writer(prepare: Any) -> Any:
     @functools.wraps(prepare)
     def locked(release: str | Path, out: str | Path, **options: Any) -> Any:
         target = Path(out).expanduser()
-        if target.exists():  # refused before a lock file is put anywhere near the release or a folder of yours
-            _check_out(target, Path(release).expanduser(), overwrite=options.get("overwrite", False))
-        elif Path(release).expanduser().resolve() in target.resolve().parents:
-            _check_out(target, Path(release).expanduser(), overwrite=False)
+        # refused before a lock file is put anywhere near the release or a folder of yours (checked again inside)
+        _check_out(target, Path(release).expanduser(), overwrite=options.get("overwrite", False))
         target.parent.mkdir(parents=True, exist_ok=True)
         with WriterLock(target.parent / f".{target.name}.lock", what=target):
             return prepare(release, out, **options)
@@ -222,8 +220,8 @@ def _check_out(out: Path, release: Path, *, overwrite: bool) -> None:
     resolved, release_resolved = out.resolve(), release.resolve()
     if release_resolved in resolved.parents:
         raise FileExistsError(
-            f"--out {out} lies inside the release {release}: prepare never writes over the release, nor into it. Choose a folder "
-            "outside it, e.g. movie101v2-hf/."
+            f"--out {out} lies inside the release {release}: prepare never writes over the release, nor into it. "
+            "Choose a folder outside it, e.g. movie101v2-hf/."
         )
     if resolved == release_resolved or resolved in release_resolved.parents:
         raise FileExistsError(

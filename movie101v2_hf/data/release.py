@@ -29,7 +29,7 @@ from PIL import Image
 
 from ..constants import LANGUAGES, NARRATION_SETS, SPLITS
 from ..errors import MissingPortraitError, ReleaseFormatError, UnknownMovieError
-from ..utils.io import read_text
+from ..utils.io import read_json, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -298,10 +298,7 @@ class Release:
 
     def _read_movie(self, movie_id: str) -> Movie:
         path = self.meta_dir / f"{movie_id}.json"
-        try:
-            meta = json.loads(read_text(path, what="meta file"))
-        except json.JSONDecodeError as err:
-            raise ReleaseFormatError(f"not valid JSON ({err.msg})", path=path, line=err.lineno) from None
+        meta = read_json(path, what="meta file", error=ReleaseFormatError)
         if not isinstance(meta, dict) or not isinstance(meta.get("role", {}), dict):
             raise ReleaseFormatError('expected a JSON object whose "role" maps actor ids to objects', path=path)
         for actor_id, entry in meta.get("role", {}).items():

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FileFormatError
-from ..utils.io import read_jsonl, read_text
+from ..utils.io import read_json, read_jsonl
 from ..utils.outputs import OutputFolder
 from .evaluate import sample_parts
 from .stats import SampleParts, few_movies_warning, paired_comparison
@@ -91,12 +91,7 @@ def load_run(folder: str | Path) -> EvaluatedRun:
 
 def _results(path: Path) -> dict[str, Any]:
     """`results.json` of an evaluation folder, with the fields `compare` and `agreement` read checked."""
-    try:
-        results = json.loads(read_text(path, what="results file"))
-    except json.JSONDecodeError as err:
-        raise FileFormatError(
-            f"not JSON ({err.msg}); re-run `movie101v2 evaluate` into a new folder", path=path
-        ) from None
+    results = read_json(path, what="results file", fix="re-run `movie101v2 evaluate` into a new folder")
     expected = {"scores": dict, "complete": bool}
     wrong = [
         name

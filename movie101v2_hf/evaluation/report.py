@@ -9,13 +9,12 @@ so when the run's judge is another one: scores from different judges do not comp
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 from ..data.paper import paper_table4
 from ..errors import FileFormatError
-from ..utils.io import read_text
+from ..utils.io import read_json
 from ..utils.outputs import OutputFolder, output_folder
 from .suite import score_names
 
@@ -31,10 +30,7 @@ def load_baselines(path: str | Path | None, config: str) -> list[dict[str, Any]]
     """
     if path is None:
         return paper_table4(config)
-    try:
-        entries = json.loads(read_text(path, what="baselines file"))
-    except json.JSONDecodeError as err:
-        raise FileFormatError(f"not valid JSON ({err.msg})", path=path, line=err.lineno) from None
+    entries = read_json(path, what="baselines file")
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and "model" in e and isinstance(e.get("scores"), dict) for e in entries
     ):

@@ -247,9 +247,9 @@ class _Planner:
             replies = self.backend.generate(
                 [todo[n] for n in asking], metric="movie_plan", schema=schema, on_answer=arrived
             )
-            for name, reply in zip(asking, replies):  # a backend that does not report answers as they come
+            for index, (name, reply) in enumerate(zip(asking, replies)):  # a backend that did not report as it went
                 if name not in errors:
-                    arrived(asking.index(name), reply, None)
+                    arrived(index, reply, None)
         retry = {}
         for name in todo:
             error = errors.get(name, "request failed")

@@ -13,18 +13,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from .servers import LoopbackServer
+
 
 def git_blob_id(content: bytes) -> str:
-    """The git object id of a file's content (what the Hub reports as a file's `oid`)."""
+    """The git object id of a file's content (what the Hub reports as a file's `oid`), computed here rather than
+    with `huggingface_hub`'s helper, so that a test checks the client's hashes against an independent one."""
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
-class LocalHub:
+class LocalHub(LoopbackServer):
     """An in-memory Hub: `repos["spaces/ORG/NAME"]` maps each file path to its content.
 
     `commits` lists every commit received (repo, paths) and `requests` every (method, path), so that a test can
@@ -38,22 +40,12 @@ class LocalHub:
         self.requests: list[tuple[str, str]] = []
         self.authorization: list[str] = []
         self.refuse: tuple[int, str] | None = None  # (status, message) for every POST: a Hub that says no
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> LocalHub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """What `HF_ENDPOINT` is set to."""
+        return self.origin
 
     # -- the endpoints ----------------------------------------------------------------------------------------
 

@@ -11,12 +11,47 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) answering with `_handler()`, used as a context manager.
+
+    Subclasses build their request handler in `_handler` and set their own state before calling `__init__`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def origin(self) -> str:
+        """`http://127.0.0.1:PORT`."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> Any:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
 def rule_based_answer(prompt: str) -> str:
     """A valid judge answer for `prompt`: `3,4` for L1 prompts (they name the Environment aspect), `3` for L2."""
     return "3,4" if ("Environment" in prompt or "环境" in prompt) else "3"
 
 
-class ScriptedJudgeServer:
+class ScriptedJudgeServer(LoopbackServer):
     """An OpenAI-compatible `/v1/chat/completions` server on 127.0.0.1 that answers by rule (judge or narrator).
 
     Args:
@@ -57,15 +92,12 @@ class ScriptedJudgeServer:
         self.headers: list[dict[str, str]] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests it was answering at once
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
         """The base URL to give an OpenAI client (`.../v1`)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     def _next_fault(self) -> str:
         with self._lock:
@@ -143,17 +175,3 @@ class ScriptedJudgeServer:
                     server.replies_sent += 1
 
         return Handler
-
-    def start(self) -> ScriptedJudgeServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> ScriptedJudgeServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

@@ -69,6 +69,23 @@ def read_text(path: str | Path, *, what: str = "file") -> str:
         ) from None
 
 
+def read_json(path: str | Path, *, what: str, fix: str = "", error: type[FileFormatError] = FileFormatError) -> Any:
+    """The parsed content of a UTF-8 JSON file; broken JSON is `error` naming the file, the line and `fix`.
+
+    Example:
+        >>> import tempfile, pathlib; p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+        >>> _ = p.write_text('{"a": 1,\\n}')
+        >>> read_json(p, what="results file", fix="re-run the job")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        movie101v2_hf.errors.FileFormatError: ...r.json:2: not valid JSON (Expecting property name enclosed in double quotes); re-run the job
+    """
+    try:
+        return json.loads(read_text(path, what=what))
+    except json.JSONDecodeError as err:
+        raise error(f"not valid JSON ({err.msg}){'; ' + fix if fix else ''}", path=path, line=err.lineno) from None
+
+
 def read_jsonl(path: str | Path, *, what: str = "JSONL file") -> Iterator[tuple[int, Any]]:
     """`(line number, parsed object)` for each non-blank line of a UTF-8 JSON-lines file.
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import FileFormatError
-from .io import read_text, write_atomically
+from .io import read_json, write_atomically
 from .outputs import OwnershipError, WriterLock, refuse_overlap
 
 logger = logging.getLogger(__name__)
@@ -101,12 +101,7 @@ def check_resumable(out: str | Path, settings: dict[str, Any]) -> None:
 
 
 def _load_record(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(read_text(path, what="run record"))
-    except json.JSONDecodeError as err:
-        raise FileFormatError(
-            f"not a run record (broken JSON: {err.msg}); move it away or choose another --out", path=path
-        ) from None
+    data = read_json(path, what="run record", fix="move it away or choose another --out")
     if not isinstance(data, dict) or not isinstance(data.get("settings", {}), dict):
         raise FileFormatError("not a run record of this package; move it away or choose another --out", path=path)
     return data
