@@ -31,8 +31,8 @@ from ..data.loading import load_portraits, load_split
 from ..errors import BackendSetupError, check_minimums
 from ..faces import IDENTIFIED_COLUMN, add_identified_characters
 from ..prompting import PROMPT_SETTINGS_FILE, PromptOverrides, PromptSettings
-from ..utils.parallel import DataParallel, check_output, launch_data_parallel
-from ..utils.runs import ResumableRun, RunRecord
+from ..utils.parallel import DataParallel, launch_data_parallel
+from ..utils.runs import ResumableRun, RunRecord, check_output
 from .retrieval import RetrievalBackend
 
 logger = logging.getLogger(__name__)

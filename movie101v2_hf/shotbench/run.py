@@ -21,8 +21,8 @@ from ..backends import BACKENDS
 from ..errors import check_minimums
 from ..narrate.run import ENFORCE_EAGER_HELP, run_narration
 from ..prompting import PromptSettings
-from ..utils.parallel import DataParallel, check_output, launch_data_parallel
-from ..utils.runs import RunRecord
+from ..utils.parallel import DataParallel, launch_data_parallel
+from ..utils.runs import RunRecord, check_output
 from .data import load_shotbench
 from .prompting import MAX_PIXELS, VIDEO_FPS, ShotBenchCollator
 

@@ -15,13 +15,12 @@ Only movies whose every image was drawn are written; the card names the models t
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..utils.io import read_jsonl, read_text, write_parquet
+from ..utils.io import read_json, read_jsonl, write_parquet
 from ..utils.outputs import OutputFolder, inside, safe_name
 from ..utils.runs import RunRecord, sidecar_path
 from .draw import portrait_id
@@ -172,7 +171,7 @@ def build_dataset(out: str | Path) -> dict[str, Any]:
     plans = out / "plans.jsonl"
     plan_settings = RunRecord.load(plans, key="movie_id").settings if sidecar_path(plans).is_file() else {}
     drawn_with = out / "keyframes" / "draw_settings.json"
-    draw_settings = json.loads(read_text(drawn_with)) if drawn_with.is_file() else {}
+    draw_settings = read_json(drawn_with, what="draw settings") if drawn_with.is_file() else {}
     with OutputFolder(out / "dataset", job="synth dataset") as folder:
         for name, features in _features().items():
             write_parquet(
@@ -182,8 +181,7 @@ def build_dataset(out: str | Path) -> dict[str, Any]:
     with OutputFolder(out / "contact_sheets", job="synth dataset") as sheets:
         for movie in movies:
             sheets.write(f"{safe_name(movie['movie_id'], fallback='movie')}.png", _contact_sheet(movie, narration))
-    folder = out / "dataset"
-    return {"dataset": str(folder), "rows": {k: len(v) for k, v in rows.items()}, "skipped": skipped}
+    return {"dataset": str(out / "dataset"), "rows": {k: len(v) for k, v in rows.items()}, "skipped": skipped}
 
 
 def _contact_sheet(movie: dict[str, Any], narration: list[dict[str, Any]]) -> bytes:

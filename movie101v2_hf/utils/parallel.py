@@ -33,12 +33,6 @@ from .runs import RunRecord, check_resumable, claim_output, lock_path, sidecar_p
 logger = logging.getLogger(__name__)
 
 
-def check_output(out: str | Path, options: Any) -> None:
-    """Refuse, without touching anything, an output the job may not write (an input, or not the job's)."""
-    refuse_overlap(out, options.input_paths())
-    claim_output(out, options.job, overwrite=False)
-
-
 def shard_path(out: str | Path, index: int, count: int) -> Path:
     """The predictions file of one data-parallel rank: `preds.jsonl` -> `preds.shard-0-of-2.jsonl`.
 

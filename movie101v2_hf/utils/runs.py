@@ -141,6 +141,13 @@ def claim_output(out: str | Path, job: str, *, overwrite: bool) -> None:
         record_path.unlink(missing_ok=True)
 
 
+def check_output(out: str | Path, options: Any) -> None:
+    """Refuse, without touching anything, an output the job may not write (an input, or not the job's): a job
+    calls it before loading its data and model, so that a refused `--out` fails at once."""
+    refuse_overlap(out, options.input_paths())
+    claim_output(out, options.job, overwrite=False)
+
+
 def lock_path(out: str | Path) -> Path:
     """The writer lock of an output: `preds.jsonl` -> `preds.run.lock` (beside its run record)."""
     return sidecar_path(out).with_suffix(".lock")
