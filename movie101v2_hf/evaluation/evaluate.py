@@ -31,8 +31,8 @@ from .predictions import file_sha256, load_predictions, match_predictions
 from .report import write_report
 from .stats import SampleParts, bootstrap_intervals, few_movies_warning
 from .suite import METRICS, MetricInputs, default_metrics, metric_names, specs
+from .suite.caption import CLASSIC
 
-CLASSIC = ("bleu", "meteor", "rouge", "cider")  # pycocoevalcap's, one pass for all (`suite/caption.py`)
 METRIC_MODULES = ("l1_score", "l2_score", "movie_narration", "shotbench_accuracy")
 ALL_METRICS = metric_names()
 

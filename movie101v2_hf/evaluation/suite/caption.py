@@ -51,3 +51,6 @@ class Cider(_Caption):
     scores: ClassVar[tuple[str, ...]] = ("CIDEr",)
     needs: ClassVar[tuple[str, ...]] = ("java",)
     card = chart = scores
+
+
+CLASSIC = tuple(metric.name for metric in (Bleu, Meteor, Rouge, Cider))  # the classic captioning suite
