@@ -55,6 +55,26 @@ def _options(value: str, where: tuple[Path, int]) -> list[dict[str, str]]:
     return kept
 
 
+def read_tsv(path: str | Path, *, what: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """The header and the `(line, row)` pairs of a UTF-8 TSV file; a row the csv module cannot read (a broken quote
+    that runs into a field over its size limit) is an error naming the file and line.
+
+    Example:
+        >>> import tempfile, pathlib; p = pathlib.Path(tempfile.mkdtemp()) / "t.tsv"
+        >>> _ = p.write_text("index\\tanswer\\n7\\tB\\n")
+        >>> read_tsv(p, what="TSV")
+        (['index', 'answer'], [(2, {'index': '7', 'answer': 'B'})])
+    """
+    reader = csv.DictReader(read_text(path, what=what).splitlines(), delimiter="\t")
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as err:
+        raise FileFormatError(
+            f"not a readable TSV row ({err}); check its quoting", path=path, line=reader.line_num
+        ) from None
+    return list(reader.fieldnames or ()), rows
+
+
 def read_test_tsv(path: str | Path, *, check_media: bool = True) -> list[dict[str, Any]]:
     """The rows of ShotBench's `test.tsv`, parsed, with media paths resolved against its folder.
 
@@ -63,19 +83,12 @@ def read_test_tsv(path: str | Path, *, check_media: bool = True) -> list[dict[st
             (named with the row's index and the file).
     """
     path = Path(path)
-    lines = read_text(path, what="ShotBench TSV").splitlines()
-    reader = csv.DictReader(lines, delimiter="\t")
+    header, raw_rows = read_tsv(path, what="ShotBench TSV")
     required = {"index", "path", "question", "options", "answer", "category"}
-    if not required <= set(reader.fieldnames or ()):
-        raise FileFormatError(f"expected the columns {sorted(required)}, got {reader.fieldnames}", path=path, line=1)
-    rows: list[dict[str, Any]] = []
+    if not required <= set(header):
+        raise FileFormatError(f"expected the columns {sorted(required)}, got {header or None}", path=path, line=1)
     seen: dict[int, int] = {}  # index -> the line that has it
-    line = 1
-    try:
-        for line, raw in enumerate(reader, start=2):
-            rows.append(_row(raw, path, line, seen, check_media))
-    except csv.Error as err:  # e.g. a field over the csv module's size limit: a broken quote runs on
-        raise FileFormatError(f"not a readable TSV row ({err}); check its quoting", path=path, line=line + 1) from None
+    rows = [_row(raw, path, line, seen, check_media) for line, raw in raw_rows]
     if not rows:
         raise FileFormatError("the TSV has a header and no rows: give the full test.tsv", path=path, line=1)
     return rows

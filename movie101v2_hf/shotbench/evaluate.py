@@ -6,7 +6,6 @@ runner's `.xlsx` / `.tsv` (a `prediction` column beside `index`), so predictions
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 from importlib import resources
@@ -15,9 +14,9 @@ from typing import Any
 
 from .. import __version__
 from ..errors import FileFormatError
-from ..utils.io import read_jsonl, read_text
+from ..utils.io import read_jsonl
 from ..utils.outputs import OutputFolder
-from .data import CATEGORIES, read_test_tsv
+from .data import CATEGORIES, read_test_tsv, read_tsv
 from .scoring import MATCHER_PROMPT_VERSION, LLMMatcher, score_predictions
 
 
@@ -39,11 +38,7 @@ def load_shotbench_predictions(path: str | Path) -> dict[int, str]:
         records = frame.to_dict("records")
         source = [(k + 2, r) for k, r in enumerate(records)]
     elif path.suffix.lower() == ".tsv":
-        reader = csv.DictReader(read_text(path, what="predictions").splitlines(), delimiter="\t")
-        try:
-            source = list(enumerate(reader, 2))
-        except csv.Error as err:
-            raise FileFormatError(f"not a readable TSV row ({err})", path=path, line=reader.line_num) from None
+        source = read_tsv(path, what="predictions")[1]
     else:
         source = list(read_jsonl(path, what="predictions file"))
     predictions: dict[int, str] = {}
