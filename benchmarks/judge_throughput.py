@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from movie101v2_hf.judge import Judge, JudgmentCache, OpenAIJudge, PromptSet
+from movie101v2_hf.judge import Judge, PromptSet
+from movie101v2_hf.llm import OpenAILLM, ResponseCache
 from movie101v2_hf.testing import ScriptedJudgeServer
 
 
@@ -36,8 +37,8 @@ def main() -> None:
     prompts = PromptSet.packaged("en")
     with ScriptedJudgeServer(latency=args.latency) as server, tempfile.TemporaryDirectory() as tmp:
 
-        def run(concurrency: int, count: int, cache: JudgmentCache | None) -> tuple[float, int]:
-            backend = OpenAIJudge(model="scripted-judge", base_url=server.url, concurrency=concurrency)
+        def run(concurrency: int, count: int, cache: ResponseCache | None) -> tuple[float, int]:
+            backend = OpenAILLM(model="scripted-judge", base_url=server.url, concurrency=concurrency)
             judge = Judge(backend, prompts, cache=cache, show_progress=False)
             before = len(server.requests)
             began = time.perf_counter()
@@ -47,7 +48,7 @@ def main() -> None:
             return elapsed, len(server.requests) - before
 
         serial_seconds, _ = run(1, args.serial_samples, None)
-        cache = JudgmentCache(Path(tmp) / "judgments.sqlite")
+        cache = ResponseCache(Path(tmp) / "responses.sqlite")
         concurrent_seconds, calls = run(args.concurrency, args.samples, cache)
         rerun_seconds, rerun_calls = run(args.concurrency, args.samples, cache)
 

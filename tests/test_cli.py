@@ -28,7 +28,7 @@ def test_help(command):
 
 def test_backend_choices_come_from_the_registry():
     from movie101v2_hf.backends import BACKENDS
-    from movie101v2_hf.judge import JUDGE_BACKENDS
+    from movie101v2_hf.llm import LLM_BACKENDS as JUDGE_BACKENDS
 
     _, parsers = cli.make_parser()
     choices = {a.dest: a.choices for a in parsers["narrate"]._actions if a.dest in ("backend",)}

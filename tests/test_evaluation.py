@@ -205,8 +205,8 @@ def test_one_judgment_cache_for_every_output_folder(mini_prepared, predictions_f
         asked = len(server.requests)
         assert _evaluate(path, mini_prepared, tmp_path / "second", server.url) == 0  # a new folder: no call
         assert len(server.requests) == asked == 2 * len(clips)
-    assert not (tmp_path / "first" / "judgments.sqlite").exists()
-    from movie101v2_hf.judge import default_cache_path
+    assert not (tmp_path / "first" / "responses.sqlite").exists()
+    from movie101v2_hf.llm import default_cache_path
 
     assert default_cache_path().is_file()
 

@@ -11,7 +11,7 @@ import pytest
 
 from movie101v2_hf import cli
 from movie101v2_hf.errors import FileFormatError
-from movie101v2_hf.judge import JudgmentCache, OpenAIJudge
+from movie101v2_hf.llm import OpenAILLM, ResponseCache
 from movie101v2_hf.shotbench import (
     LLMMatcher,
     evaluate_shotbench,
@@ -202,13 +202,13 @@ def test_score_counts_unresolved_rows_as_wrong_without_a_matcher(mini_shotbench)
 def test_the_llm_matcher_resolves_with_the_cache_and_never_guesses(mini_shotbench, tmp_path):
     rows = read_test_tsv(mini_shotbench / "test.tsv")
     predictions = _predictions(rows)
-    cache = JudgmentCache(tmp_path / "cache.sqlite")
+    cache = ResponseCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(answer=lambda prompt: "B") as server:
-        matcher = LLMMatcher(OpenAIJudge(model="matcher", base_url=server.url), cache)
+        matcher = LLMMatcher(OpenAILLM(model="matcher", base_url=server.url), cache)
         first = score_predictions(rows, predictions, matcher=matcher)
         asked = len(server.requests)
         again = score_predictions(
-            rows, predictions, matcher=LLMMatcher(OpenAIJudge(model="matcher", base_url=server.url), cache)
+            rows, predictions, matcher=LLMMatcher(OpenAILLM(model="matcher", base_url=server.url), cache)
         )
         assert len(server.requests) == asked  # the second run is served from the cache
     assert asked == sum(p == "Hard to say." for p in predictions.values())
@@ -217,7 +217,7 @@ def test_the_llm_matcher_resolves_with_the_cache_and_never_guesses(mini_shotbenc
     assert first["scores"] == again["scores"]
     with ScriptedJudgeServer(answer=lambda prompt: "I cannot tell.") as server:
         unsure = score_predictions(
-            rows, predictions, matcher=LLMMatcher(OpenAIJudge(model="unsure", base_url=server.url))
+            rows, predictions, matcher=LLMMatcher(OpenAILLM(model="unsure", base_url=server.url))
         )
     assert unsure["num_unresolved"] == asked and unsure["matcher_failed"] == asked  # wrong, not a random option
 
@@ -573,4 +573,4 @@ def test_the_evaluate_command_matches_with_a_text_llm(mini_shotbench, tmp_path, 
         asked = len(server.requests)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert code == 0 and asked == len(rows) and results["resolved_by"] == {"llm_matcher": len(rows)}
-    assert results["matcher"]["judge_model"] == "m" and len(JudgmentCache(tmp_path / "cache.sqlite")) == len(rows)
+    assert results["matcher"]["judge_model"] == "m" and len(ResponseCache(tmp_path / "cache.sqlite")) == len(rows)

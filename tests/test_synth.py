@@ -90,8 +90,9 @@ def test_plans_are_validated_re_asked_and_failures_recorded(themes, tmp_path):
     with ScriptedJudgeServer(answer=_planner(always_invalid=[THEMES[2]])) as server:
         options.base_url, options.overwrite = server.url, True
         again = plan_movies(options)
-        # theme 0 from the cache; theme 1's first prompt (answered invalid before, so not cached) once; theme 2 twice
-        assert again.num_written == 2 and len(server.requests) == 3
+        # themes 0 and 1 from the cache (theme 1's valid second answer is stored under its first request); theme 2,
+        # never valid and so never cached, twice
+        assert again.num_written == 2 and len(server.requests) == 2
 
 
 def test_the_command_exits_1_until_every_movie_is_planned_and_resumes_after_a_kill(themes, tmp_path):
@@ -341,7 +342,7 @@ def test_the_vllm_planner_asks_for_json_of_the_plan_schema(monkeypatch):
     # vLLM needs a GPU: its module is replaced by a recorder; what we hand it is real
     import types
 
-    from movie101v2_hf.judge import VLLMJudge
+    from movie101v2_hf.llm import VLLMLLM, AnswerFormat
     from movie101v2_hf.synth import MoviePlan
 
     calls = {}
@@ -366,6 +367,8 @@ def test_the_vllm_planner_asks_for_json_of_the_plan_schema(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
     schema = MoviePlan.model_json_schema()
-    answers = VLLMJudge(model="planner", max_tokens=4096).generate(["theme"], metric="movie_plan", schema=schema)
+    answers = VLLMLLM(model="planner", max_tokens=4096).generate(
+        ["theme"], answer_format=AnswerFormat.of_schema("movie_plan", schema)
+    )
     assert parse_plan(answers[0], scenes=3).title == "X"
     assert calls["params"].structured_outputs.json == schema and calls["params"].max_tokens == 4096

@@ -141,15 +141,19 @@ def test_data_parallel_equals_one_process_and_resumes(models, mini_prepared, tmp
 
 
 def test_vllm_judge_answers_in_the_format(models):
-    from movie101v2_hf.judge.backends import make_backend
+    from movie101v2_hf.judge import ANSWER_REGEX
+    from movie101v2_hf.llm import AnswerFormat, make_llm
 
-    judge = make_backend(
+    judge = make_llm(
         "vllm",
         str(models["qwen2.5-vl"]),
         max_model_len=2048,
         llm_kwargs={"enforce_eager": True, "dtype": "float32"},
     )
-    answers = judge.generate(["Rate: Environment and Character, each 0-5.", "Rate the plot 0-5."], metric="l1")
+    answers = judge.generate(
+        ["Rate: Environment and Character, each 0-5.", "Rate the plot 0-5."],
+        answer_format=AnswerFormat.of_regex("l1", ANSWER_REGEX["l1"]),
+    )
     assert all(answer is not None and len(answer.split(",")) == 2 for answer in answers), answers
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..demo import run_demo
 from ..evaluation import build_judge
-from ..judge import JUDGE_BACKENDS
+from ..llm import LLM_BACKENDS
 from .base import Command
 
 
@@ -29,7 +29,7 @@ class Demo(Command):
         judge = parser.add_argument_group(
             "LLM judge: adds L1/L2 to the benchmark loop (official prompts with --release)"
         )
-        judge.add_argument("--judge-backend", choices=JUDGE_BACKENDS.names())
+        judge.add_argument("--judge-backend", choices=LLM_BACKENDS.names())
         judge.add_argument("--judge-model", help="Default: the paper's judge for English.")
         judge.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
 

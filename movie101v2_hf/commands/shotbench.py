@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..judge import JUDGE_BACKENDS, JudgmentCache, default_cache_path, make_backend
+from ..llm.options import prefixed_llm_options, to_llm_options
 from ..shotbench import LLMMatcher, evaluate_shotbench
 from ..shotbench.run import ShotBenchRunOptions, run_shotbench
 from .base import Command, options_from
+
+# the official matcher is GPT-4o; off unless --judge-backend is given
+MatcherOptions = prefixed_llm_options("judge", backend=None, model="gpt-4o-2024-08-06", name="MatcherOptions")
 
 
 class ShotBench(Command):
@@ -20,7 +23,11 @@ class ShotBench(Command):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         steps = parser.add_subparsers(dest="shotbench_command", metavar="STEP", required=True)
-        evaluate = steps.add_parser("evaluate", help="Score predictions (ours or the official .xlsx/.tsv).")
+        evaluate = steps.add_parser(
+            "evaluate",
+            help="Score predictions (ours or the official .xlsx/.tsv).",
+            dataclass_types=(MatcherOptions,),  # the matcher for answers the rules cannot resolve (else: wrong)
+        )
         evaluate.add_argument(
             "--predictions",
             required=True,
@@ -30,13 +37,6 @@ class ShotBench(Command):
             "--data", required=True, help="The ShotBench folder holding test.tsv (media not needed)."
         )
         evaluate.add_argument("--out", required=True, help="Folder for results.json, per_row.jsonl and report.html.")
-        matcher = evaluate.add_argument_group("LLM matcher for answers the rules cannot resolve (else: wrong)")
-        matcher.add_argument("--judge-backend", choices=JUDGE_BACKENDS.names())
-        matcher.add_argument("--judge-model", default="gpt-4o-2024-08-06", help="Default: the official matcher.")
-        matcher.add_argument("--judge-url", help="Base URL of an OpenAI-compatible server (openai backend).")
-        matcher.add_argument("--judge-timeout", type=float, default=120.0, help="Seconds per request attempt.")
-        matcher.add_argument("--judge-retries", type=int, default=4, help="Retries of a failed request.")
-        matcher.add_argument("--judge-cache", help="SQLite judgment cache (default: the user's).")
         evaluate.set_defaults(run=cls.evaluate)
         run = steps.add_parser(
             "run",
@@ -56,12 +56,8 @@ class ShotBench(Command):
     def evaluate(args: argparse.Namespace) -> int:
         matcher = None
         if args.judge_backend:  # a text LLM and the user's cache: no L1/L2 judge is built for it
-            options = {}
-            if args.judge_backend == "openai":
-                options = {"timeout": args.judge_timeout, "max_retries": args.judge_retries}
-                options.update({"base_url": args.judge_url} if args.judge_url else {})
-            backend = make_backend(args.judge_backend, args.judge_model, **options)
-            matcher = LLMMatcher(backend, JudgmentCache(args.judge_cache or default_cache_path()))
+            llm = to_llm_options(options_from(args, MatcherOptions), "judge")
+            matcher = LLMMatcher(llm.build(), llm.response_cache())
         results = evaluate_shotbench(args.predictions, args.data, out=args.out, matcher=matcher)
         print(f"{'dimension':<10} {'accuracy':>9} {'n':>5}")
         for name, value in results["scores"].items():

@@ -16,16 +16,9 @@ from typing import Any
 from .. import __version__
 from ..constants import SINGLE_LANGUAGE_CONFIGS, SPLITS, config_language
 from ..errors import check_minimums
-from ..judge import (
-    DEFAULT_JUDGE_MODELS,
-    DEFAULT_MAX_INVALID,
-    JUDGE_BACKENDS,
-    Judge,
-    JudgmentCache,
-    PromptSet,
-    default_cache_path,
-    make_backend,
-)
+from ..judge import DEFAULT_JUDGE_MODELS, DEFAULT_MAX_INVALID, Judge, PromptSet
+from ..llm import ResponseCache, default_cache_path
+from ..llm.options import LLMOptions, prefixed_llm_options, to_llm_options
 from ..utils.outputs import OutputFolder, output_folder
 from .predictions import file_sha256, load_predictions, match_predictions
 from .report import write_report
@@ -59,9 +52,9 @@ def build_judge(
     url: str | None = None,
     release: str | Path | None = None,
     cache: str | Path | bool | None = None,
-    concurrency: int = 16,
-    timeout: float = 120.0,
-    retries: int = 4,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
     rejudge_invalid: bool = True,
     structured_output: bool = False,
     show_progress: bool = True,
@@ -70,46 +63,37 @@ def build_judge(
     official prompts when `release` (a copy of the release) is given, the package's own otherwise.
 
     Args:
-        cache: the judgment cache (SQLite file). None: the user's cache (`judge.default_cache_path()`, shared by
+        cache: the response cache (SQLite file). None: the user's cache (`llm.default_cache_path()`, shared by
             every run); False: no cache.
-        concurrency, timeout, retries: requests at once, seconds per attempt and retries of a failed request
-            (the `openai` backend).
+        url, concurrency, timeout, retries, structured_output: the `openai` backend's options (`LLMOptions`);
+            None keeps the backend's default, and one set for another backend is refused.
         rejudge_invalid: ask again the pairs whose cached answer was invalid.
-        structured_output: ask the server to constrain answers to the score format (`structured_outputs` in the
-            request: vLLM and SGLang servers; the `openai` backend).
 
     Example:
-        >>> judge = build_judge(language="en", url="http://localhost:8000/v1")  # doctest: +SKIP
-        >>> judge.backend.model  # doctest: +SKIP
+        >>> build_judge(language="en", url="http://localhost:8000/v1", cache=False).backend.model
         'meta-llama/Llama-3.1-70B-Instruct'
     """
-    model = model or DEFAULT_JUDGE_MODELS[language]
-    options: dict[str, Any] = {}
-    if backend == "openai":
-        options = {
-            "concurrency": concurrency,
-            "timeout": timeout,
-            "max_retries": retries,
-            "structured_output": structured_output,
-        }
-        options.update({"base_url": url} if url else {})
-    prompts = PromptSet.from_release(release, language) if release else PromptSet.packaged(language)
-    if cache is False:
-        judgment_cache = None
-    else:
-        judgment_cache = JudgmentCache(default_cache_path() if cache in (None, True) else cache)
-    return Judge(
-        make_backend(backend, model, **options),
-        prompts,
-        cache=judgment_cache,
-        rejudge_invalid=rejudge_invalid,
-        show_progress=show_progress,
+    llm = LLMOptions(
+        backend=backend,
+        model=model or DEFAULT_JUDGE_MODELS[language],
+        base_url=url,
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+        structured_output=structured_output,
     )
+    prompts = PromptSet.from_release(release, language) if release else PromptSet.packaged(language)
+    responses = None if cache is False else ResponseCache(default_cache_path() if cache in (None, True) else cache)
+    return Judge(llm.build(), prompts, cache=responses, rejudge_invalid=rejudge_invalid, show_progress=show_progress)
+
+
+JudgeOptions = prefixed_llm_options("judge", backend=None, name="JudgeOptions")
 
 
 @dataclass(kw_only=True)
-class ScoringOptions:
-    """How `evaluate` and `bench` score: the metrics and the LLM judge (the command line is built from these)."""
+class ScoringOptions(JudgeOptions):  # type: ignore[misc, valid-type]
+    """How `evaluate` and `bench` score: the metrics and the LLM judge (the command line is built from these;
+    the `judge_*` fields are `LLMOptions`'s, declared once in `llm.options`)."""
 
     metrics: list[str] | None = field(
         default=None,
@@ -117,20 +101,6 @@ class ScoringOptions:
             "help": "Default: bleu meteor rouge cider rolef1, "
             "plus l1 l2 when a judge is configured; also bertscore (with "
             "--bertscore-model)."
-        },
-    )
-    judge_backend: str | None = field(
-        default=None, metadata={"help": "Enables L1 and L2.", "choices": JUDGE_BACKENDS.names()}
-    )
-    judge_model: str | None = field(default=None, metadata={"help": "Default: the paper's judge for the language."})
-    judge_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server."})
-    judge_concurrency: int = field(default=16, metadata={"help": "Concurrent requests (openai backend)."})
-    judge_timeout: float = field(default=120.0, metadata={"help": "Seconds per request attempt (openai)."})
-    judge_retries: int = field(
-        default=4,
-        metadata={
-            "help": "Retries of a request on 429/5xx/timeouts/connection "
-            "errors; after 3 requests in a row fail for good, the run stops (openai)."
         },
     )
     max_invalid: float = field(
@@ -148,18 +118,7 @@ class ScoringOptions:
             "answer was invalid (default: yes; --no-rejudge-invalid keeps them)."
         },
     )
-    judge_structured_output: bool = field(
-        default=False,
-        metadata={"help": "Constrain the judge's answers to the score format (vLLM / SGLang servers; openai)."},
-    )
     release: str | None = field(default=None, metadata={"help": "A copy of the release: its official judge prompts."})
-    judge_cache: str | None = field(
-        default=None,
-        metadata={
-            "help": "SQLite file of cached judgments (default: the "
-            "user's cache, $MOVIE101V2_HF_CACHE/judgments.sqlite, shared by every run)."
-        },
-    )
     bertscore_model: str | None = field(default=None, metadata={"help": "Local model folder for BERTScore."})
     bootstrap: int = field(default=1000, metadata={"help": "Resamples of movies for the 95%% intervals (0: none)."})
     bootstrap_seed: int = field(default=0, metadata={"help": "Seed of the resampling (intervals are reproducible)."})
@@ -180,18 +139,19 @@ class ScoringOptions:
         """The judge these options describe, or None without `judge_backend`."""
         if not self.judge_backend:
             return None
+        llm = to_llm_options(self, "judge")
         return build_judge(
             language=language,
             backend=self.judge_backend,
-            model=self.judge_model,
-            url=self.judge_url,
+            model=llm.model,
+            url=llm.base_url,
             release=self.release,
             cache=self.judge_cache,
-            concurrency=self.judge_concurrency,
-            timeout=self.judge_timeout,
-            retries=self.judge_retries,
+            concurrency=llm.concurrency,
+            timeout=llm.timeout,
+            retries=llm.retries,
             rejudge_invalid=self.rejudge_invalid,
-            structured_output=self.judge_structured_output,
+            structured_output=llm.structured_output,
         )
 
     def metric_names(self, judge: Judge | None) -> list[str]:

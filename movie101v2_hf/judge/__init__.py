@@ -5,13 +5,11 @@ for L2; scores are reported rescaled to 0-100 (`score / 5 * 100`).
 
 - `prompts`: the official prompts from the user's copy of the release, or the package's own;
 - `parsing`: answers read safely (an answer that cannot be read safely is invalid, never another number);
-- `cache`: every judgment stored as it arrives, in one SQLite cache for the user;
-- `backends`: `openai`, `transformers`, `vllm`, registered by name;
 - `scoring`: `Judge.score` and `JudgeResult` (scores, counts, provenance, and whether they are final).
+
+The judge asks through the text-LLM layer (`movie101v2_hf.llm`: backends, the response cache, the round loop).
 """
 
-from .backends import JUDGE_BACKENDS, JudgeBackend, OpenAIJudge, TransformersJudge, VLLMJudge, make_backend
-from .cache import CachedJudgment, JudgmentCache, default_cache_path
 from .parsing import ANSWER_REGEX, parse_answer, parse_l1, parse_l2
 from .prompts import DEFAULT_JUDGE_MODELS, METRICS, PACKAGE_PROMPT_VERSION, PromptSet
 from .scoring import DEFAULT_MAX_INVALID, Judge, JudgeResult
@@ -20,20 +18,11 @@ __all__ = [
     "ANSWER_REGEX",
     "DEFAULT_JUDGE_MODELS",
     "DEFAULT_MAX_INVALID",
-    "JUDGE_BACKENDS",
     "METRICS",
     "PACKAGE_PROMPT_VERSION",
-    "CachedJudgment",
     "Judge",
-    "JudgeBackend",
     "JudgeResult",
-    "JudgmentCache",
-    "OpenAIJudge",
     "PromptSet",
-    "TransformersJudge",
-    "VLLMJudge",
-    "default_cache_path",
-    "make_backend",
     "parse_answer",
     "parse_l1",
     "parse_l2",

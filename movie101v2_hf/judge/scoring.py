@@ -1,17 +1,15 @@
-"""Scoring pairs with a judge: `Judge.score` asks for what the cache lacks and stores each answer at once;
+"""Scoring pairs with a judge: `Judge.score` asks, through the text-LLM layer's `Rounds`, for what the cache lacks;
 `JudgeResult` holds the scores, the counts and the provenance, and says whether they are final."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
-from .backends import JudgeBackend
-from .cache import JudgmentCache
-from .parsing import parse_answer
+from ..llm import AnswerFormat, ResponseCache, RoundPolicy, Rounds, TextLLM
+from .parsing import ANSWER_REGEX, parse_answer
 from .prompts import METRICS, PromptSet
 
 DEFAULT_MAX_INVALID = 0.05  # the fraction of invalid judgments a metric may have and still be reported as complete
@@ -101,22 +99,23 @@ class Judge:
     """Scores candidate narrations against references with an LLM judge.
 
     Args:
-        backend: a `JudgeBackend` (`make_backend("openai", model, base_url=...)`, ...).
+        backend: a text LLM (`make_llm("openai", model, base_url=...)`, ...).
         prompts: a `PromptSet` (`PromptSet.from_release(release, "en")` for the official prompts).
-        cache: a `JudgmentCache` (`JudgmentCache(default_cache_path())` is the user's), or None to judge
+        cache: a `ResponseCache` (`ResponseCache(default_cache_path())` is the user's), or None to judge
             everything every time. Each answer is stored the moment it arrives.
         rejudge_invalid: ask again the pairs whose cached answer was invalid (default); False keeps them.
         show_progress: a progress bar per metric.
 
     Example:
-        >>> judge = Judge(make_backend("openai", "judge", base_url=url), PromptSet.packaged("en"))  # doctest: +SKIP
-        >>> judge.score("l1", ["He runs home."], ["Li Lei runs home."]).scores  # doctest: +SKIP
-        {'L1-Env': 80.0, 'L1-Char': 60.0, 'L1': 70.0}
+        >>> with ScriptedJudgeServer() as server:
+        ...     judge = Judge(make_llm("openai", "judge", base_url=server.url), PromptSet.packaged("en"))
+        ...     judge.score("l1", ["He runs home."], ["Li Lei runs home."]).scores
+        {'L1-Env': 60.0, 'L1-Char': 80.0, 'L1': 70.0}
     """
 
-    backend: JudgeBackend
+    backend: TextLLM
     prompts: PromptSet
-    cache: JudgmentCache | None = None
+    cache: ResponseCache | None = None
     rejudge_invalid: bool = True
     show_progress: bool = True
 
@@ -126,95 +125,47 @@ class Judge:
         Raises:
             JudgeUnavailableError: the judge server is down or hanging (the answers received are cached).
         """
-        from tqdm.auto import tqdm
-
         if metric not in METRICS:
             raise ValueError(f"Invalid metric {metric!r}; expected one of {METRICS}.")
         if len(predictions) != len(references):
             raise ValueError(f"{len(predictions)} predictions but {len(references)} references; they must pair up.")
-        model, version, backend = self.backend.model, self.prompts.version, self.backend
-        answers: list[str | None] = [None] * len(predictions)
-        scores: list[dict[str, int] | None] = [None] * len(predictions)
-        answered_by: set[str] = set()
-        todo = []
-        for i, (candidate, reference) in enumerate(zip(predictions, references)):
-            cached = (
-                self.cache.get(
-                    judge_model=model, prompt_version=version, metric=metric, reference=reference, candidate=candidate
-                )
-                if self.cache
-                else None
-            )
-            if cached is None or (cached.scores is None and self.rejudge_invalid):
-                todo.append(i)
-            else:
-                answers[i], scores[i] = cached.answer, cached.scores
-                answered_by.add(cached.answered_by or model)
-        calls = 0
-        lock = threading.Lock()
-        with tqdm(
-            total=len(predictions),
-            initial=len(predictions) - len(todo),
-            desc=f"judging {metric.upper()}",
-            unit="pair",
-            disable=not self.show_progress,
-        ) as progress:
-            pending = todo
-            for attempt in range(2):  # the first answer, and one more ask for the unparseable ones
-                retry: list[int] = []
-
-                def store(
-                    k: int,
-                    reply: str | None,
-                    by: str | None,
-                    batch: list[int] = pending,
-                    retry: list[int] = retry,
-                    first: bool = attempt == 0,
-                ) -> None:
-                    # called as each answer arrives (from the backend's threads): durable before the next one
-                    i = batch[k]
-                    parsed = parse_answer(metric, reply)
-                    with lock:
-                        answers[i], scores[i] = reply, parsed
-                        if reply is not None:
-                            answered_by.add(by or model)
-                        if reply is not None and parsed is None and first:
-                            retry.append(i)
-                        else:
-                            progress.update(1)
-                    if reply is not None and self.cache is not None:
-                        self.cache.put(
-                            judge_model=model,
-                            prompt_version=version,
-                            metric=metric,
-                            reference=references[i],
-                            candidate=predictions[i],
-                            answer=reply,
-                            scores=parsed,
-                            backend=backend.name,
-                            endpoint=backend.endpoint,
-                            answered_by=by,
-                        )
-
-                if not pending:
-                    break
-                prompts = [
-                    self.prompts.render(metric, reference=references[i], candidate=predictions[i]) for i in pending
-                ]
-                calls += len(pending)
-                backend.generate(prompts, metric=metric, on_answer=store)
-                pending = sorted(retry)
+        prompts = [
+            self.prompts.render(metric, reference=reference, candidate=candidate)
+            for candidate, reference in zip(predictions, references)
+        ]
+        asked = self.rounds(metric).ask(prompts)
+        outcomes = asked.outcomes
         return JudgeResult(
             metric=metric,
-            per_sample=scores,
-            answers=answers,
-            num_invalid=sum(1 for a, s in zip(answers, scores) if a is not None and s is None),
-            num_failed=sum(1 for a in answers if a is None),
-            judge_model=model,
-            backend=backend.name,
-            prompt_version=version,
+            per_sample=[o.value if o.valid else None for o in outcomes],
+            answers=[o.answer for o in outcomes],
+            num_invalid=sum(1 for o in outcomes if not o.valid and not o.failed),
+            num_failed=sum(1 for o in outcomes if o.failed),
+            judge_model=self.backend.model,
+            backend=self.backend.name,
+            prompt_version=self.prompts.version,
             official_prompts=self.prompts.official,
-            judge_calls=calls,
-            endpoint=backend.endpoint,
-            answered_by=sorted(answered_by),
+            judge_calls=asked.calls,
+            endpoint=self.backend.endpoint,
+            answered_by=asked.answered_by,
+        )
+
+    def rounds(self, metric: str) -> Rounds:
+        """How a metric is asked: its answer format, parsed as it arrives, an unreadable answer asked once more."""
+
+        def parse(_: int, answer: str) -> dict[str, int]:
+            scores = parse_answer(metric, answer)
+            if scores is None:
+                raise ValueError("no score can be read safely from the answer")
+            return scores
+
+        return Rounds(
+            self.backend,
+            parse,
+            answer_format=AnswerFormat.of_regex(metric, ANSWER_REGEX[metric]),
+            cache=self.cache,
+            policy=RoundPolicy(asks=2, reask_cached_invalid=self.rejudge_invalid),
+            purpose=metric,
+            progress=f"judging {metric.upper()}" if self.show_progress else None,
+            unit="pair",
         )

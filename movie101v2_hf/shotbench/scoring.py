@@ -7,7 +7,7 @@ For each row, from the model's raw answer (the official order):
    exactly one of the row's option letters is a token, that is the choice; if none is but `Z` is, the choice
    is `Z` (no answer);
 3. the option text: if exactly one option's text (lower-cased) is a substring of the lower-cased answer;
-4. else an LLM matcher (any judge backend, temperature 0, its answers in the judgment cache) maps the answer to a
+4. else an LLM matcher (any text-LLM backend, temperature 0, its answers in the response cache) maps the answer to a
    letter or `Z`. The official script then picks an option at random, so its numbers are not reproducible; here
    a row no rule and no matcher resolves counts as wrong and is reported as unresolved.
 
@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..judge import JudgeBackend, JudgmentCache
+from ..llm import AnswerFormat, ResponseCache, RoundPolicy, Rounds, TextLLM
 from .data import CATEGORIES
 
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _PUNCTUATION = str.maketrans({c: " " for c in ".()[],:;!*#{}"})
-MATCHER_PROMPT_VERSION = "movie101v2-hf-shotbench-matcher-v1"
+MATCHER_PROMPT_VERSION = "movie101v2-hf-shotbench-matcher-v1"  # recorded in results.json: change with the prompt
 _MATCHER_PROMPT = (
     "A model answered a multiple-choice question about a film shot. Which option does its answer choose?\n\n"
     "Question: {question}\nOptions:\n{options}\n\nThe model's answer:\n{answer}\n\n"
@@ -65,67 +65,44 @@ def rule_choice(prediction: str, options: Sequence[dict[str, str]]) -> tuple[str
 
 @dataclass
 class LLMMatcher:
-    """Maps answers the rules cannot resolve to an option with a judge backend, greedy, cached.
+    """Maps answers the rules cannot resolve to an option with a text LLM, greedy, cached: asked once, an
+    unreadable reply kept (the row stays unresolved, counted wrong).
 
     Example:
-        >>> matcher = LLMMatcher(make_backend("openai", "gpt-4o-2024-08-06"), JudgmentCache(default_cache_path()))  # doctest: +SKIP
+        >>> with ScriptedJudgeServer() as server:
+        ...     matcher = LLMMatcher(make_llm("openai", "matcher", base_url=server.url), ResponseCache(":memory:"))
+        ...     matcher.match([("Shot size?", [{"letter": "A", "text": "Close Up"}], "hmm")])
+        ['A']
     """
 
-    backend: JudgeBackend
-    cache: JudgmentCache | None = None
+    backend: TextLLM
+    cache: ResponseCache | None = None
     calls: int = field(default=0, init=False)
 
     def match(self, items: Sequence[tuple[str, Sequence[dict[str, str]], str]]) -> list[str | None]:
         """For each `(question, options, answer)`: a letter, `Z`, or None when the matcher could not say."""
-        model = self.backend.model
-        keys = [(question + "\n" + self._options(options), answer) for question, options, answer in items]
-        replies: list[str | None] = [None] * len(items)
-        todo = []
-        for i, (reference, answer) in enumerate(keys):
-            cached = (
-                self.cache.get(
-                    judge_model=model,
-                    prompt_version=MATCHER_PROMPT_VERSION,
-                    metric="choice",
-                    reference=reference,
-                    candidate=answer,
-                )
-                if self.cache
-                else None
-            )
-            if cached is None:
-                todo.append(i)
-            else:
-                replies[i] = cached.answer
-        if todo:
-            prompts = [
-                _MATCHER_PROMPT.format(question=items[i][0], options=self._options(items[i][1]), answer=items[i][2])
-                for i in todo
-            ]
-            self.calls += len(todo)
 
-            def store(k: int, reply: str | None, by: str | None) -> None:
-                i = todo[k]
-                replies[i] = reply
-                if reply is not None and self.cache is not None:
-                    choice = self._parse(reply, items[i][1])
-                    self.cache.put(
-                        judge_model=model,
-                        prompt_version=MATCHER_PROMPT_VERSION,
-                        metric="choice",
-                        reference=keys[i][0],
-                        candidate=keys[i][1],
-                        answer=reply,
-                        scores={"choice": choice} if choice else None,
-                        backend=self.backend.name,
-                        endpoint=self.backend.endpoint,
-                        answered_by=by,
-                    )
+        def parse(index: int, reply: str) -> str:
+            choice = self._parse(reply, items[index][1])
+            if choice is None:
+                raise ValueError("the reply names no option letter")
+            return choice
 
-            self.backend.generate(prompts, metric="choice", on_answer=store)
-        return [
-            None if reply is None else self._parse(reply, options) for reply, (_, options, _) in zip(replies, items)
+        rounds = Rounds(
+            self.backend,
+            parse,
+            answer_format=AnswerFormat.of_regex("choice", r"[A-DZ]"),
+            cache=self.cache,
+            policy=RoundPolicy(asks=1, reask_cached_invalid=False),
+            purpose="choice",
+        )
+        prompts = [
+            _MATCHER_PROMPT.format(question=question, options=self._options(options), answer=answer)
+            for question, options, answer in items
         ]
+        asked = rounds.ask(prompts)
+        self.calls += asked.calls
+        return [outcome.value if outcome.valid else None for outcome in asked.outcomes]
 
     @staticmethod
     def _options(options: Sequence[dict[str, str]]) -> str:

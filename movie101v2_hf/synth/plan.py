@@ -8,7 +8,7 @@ and the characters. An answer that is not valid JSON of that shape, or breaks it
 outside the cast, a missing QA kind), is asked again once with the error, then recorded as failed.
 
 The run keeps the run layer's contract (`plans.jsonl`, one line per movie, resumable), and every valid answer goes
-to the judgment cache keyed by the model and the prompt, so a rerun with `--overwrite` costs no call for them.
+to the response cache keyed by the request, so a rerun with `--overwrite` costs no call for them.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from ..judge import JUDGE_BACKENDS, JudgeBackend, JudgmentCache, default_cache_path, make_backend
+from ..llm import AnswerFormat, Outcome, RoundPolicy, Rounds, TextLLM
+from ..llm.options import LLMOptions
 from ..utils.io import read_text
 from ..utils.runs import ResumableRun, RunRecord
 
@@ -142,56 +142,39 @@ def read_themes(path: str | Path) -> list[str]:
 
 
 @dataclass(kw_only=True)
-class PlanOptions:
-    """Every option of `movie101v2 synth plan` (the command line is built from these fields)."""
+class PlanOptions(LLMOptions):
+    """Every option of `movie101v2 synth plan` (the command line is built from these fields; the LLM's are
+    `LLMOptions`'s). Defaults for the planner: answers up to 4096 tokens, 8 requests at once, 300 s each."""
 
     themes: str = field(metadata={"help": "A text file, one movie theme per line."})
     out: str = field(metadata={"help": "Folder for plans.jsonl (one movie a line; a rerun resumes)."})
-    model: str = field(metadata={"help": "The LLM (served name for openai, id or folder otherwise)."})
-    backend: str = field(default="openai", metadata={"help": "Text LLM backend.", "choices": JUDGE_BACKENDS.names()})
-    base_url: str = field(default="http://localhost:8000/v1", metadata={"help": "Server /v1 URL (openai)."})
     scenes: int = field(default=6, metadata={"help": "Scenes (keyframes) per movie."})
     language: str = field(default="en", metadata={"help": "Narration language.", "choices": ("en", "zh")})
-    max_tokens: int = field(default=4096, metadata={"help": "Answer length cap."})
-    concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
-    timeout: float = field(default=300.0, metadata={"help": "Seconds per request attempt (openai)."})
-    retries: int = field(default=4, metadata={"help": "Retries of a failed request (openai)."})
-    cache: str | None = field(default=None, metadata={"help": "SQLite answer cache (default: the user's)."})
     overwrite: bool = field(default=False, metadata={"help": "Start again instead of resuming."})
 
-    def build_backend(self) -> JudgeBackend:
-        options: dict[str, Any] = {}
-        if self.backend == "openai":
-            options = {
-                "base_url": self.base_url,
-                "max_tokens": self.max_tokens,
-                "concurrency": self.concurrency,
-                "timeout": self.timeout,
-                "max_retries": self.retries,
-            }
-        elif self.backend == "transformers":
-            options = {"max_new_tokens": self.max_tokens, "batch_size": 1}
-        else:
-            options = {"max_tokens": self.max_tokens}
-        return make_backend(self.backend, self.model, **options)
+    def build_backend(self) -> TextLLM:
+        return self.build(max_tokens=4096, concurrency=8, timeout=300.0)
 
 
 def _movie_id(number: int) -> str:
     return f"synth-{number:05d}"
 
 
-def plan_movies(options: PlanOptions, *, backend: JudgeBackend | None = None) -> RunRecord:
+def plan_movies(options: PlanOptions, *, backend: TextLLM | None = None) -> RunRecord:
     """Write one `MoviePlan` per theme into `OUT/plans.jsonl` (see the module).
 
     Example:
-        >>> record = plan_movies(PlanOptions(themes="themes.txt", out="synth", model="Qwen/Qwen2.5-72B-Instruct"))  # doctest: +SKIP
+        >>> with ScriptedJudgeServer() as server:  # it answers a plan prompt with a valid plan
+        ...     record = plan_movies(PlanOptions(themes=themes_file, out=str(tmp / "synth"), model="planner",
+        ...                                      base_url=server.url, scenes=2, cache=str(tmp / "c.sqlite")))
+        >>> record.complete, record.num_written
+        (True, 1)
     """
     themes = read_themes(options.themes)
     backend = backend or options.build_backend()
-    cache = JudgmentCache(options.cache or default_cache_path())
     out = Path(options.out) / "plans.jsonl"
     settings = {
-        "themes": [t for t in themes],
+        "themes": list(themes),
         "model": backend.model,
         "backend": backend.name,
         "scenes": options.scenes,
@@ -199,88 +182,34 @@ def plan_movies(options: PlanOptions, *, backend: JudgeBackend | None = None) ->
         "prompt_version": PLAN_PROMPT_VERSION,
     }
     ids = [_movie_id(k) for k in range(len(themes))]
-    schema = MoviePlan.model_json_schema()
     inputs = {"--themes": options.themes, "--cache": options.cache}
     with ResumableRun(
         out, settings, ids, job="synth plan", key="movie_id", overwrite=options.overwrite, inputs=inputs
     ) as run:
-        todo = {ids[k]: plan_prompt(themes[k], scenes=options.scenes, language=options.language) for k in run.pending}
-        planner = _Planner(run, backend, cache, themes={i: t for i, t in zip(ids, themes)}, scenes=options.scenes)
-        for attempt in range(2):  # the first answer, and one more ask with the error for an invalid one
-            if not todo:
-                break
-            todo = planner.round(todo, last=attempt == 1, schema=schema)
+        pending = list(run.pending)
+        prompts = [plan_prompt(themes[k], scenes=options.scenes, language=options.language) for k in pending]
+
+        def settled(index: int, outcome: Outcome) -> None:  # under the round loop's lock, as each plan arrives
+            name = ids[pending[index]]
+            if outcome.failed:
+                run.fail(name, "the LLM request failed (a rerun asks again)")
+            elif not outcome.valid:
+                run.fail(name, f"invalid plan after a second ask: {outcome.error}")
+            else:
+                run.write([{"movie_id": name, "theme": themes[pending[index]], "plan": outcome.value}])
+
+        Rounds(
+            backend,
+            lambda _, answer: parse_plan(answer, scenes=options.scenes).model_dump(),
+            answer_format=AnswerFormat.of_schema("movie_plan", MoviePlan.model_json_schema()),
+            cache=options.response_cache(),
+            # an invalid plan is asked again with the error, and not cached: the next run asks it afresh
+            policy=RoundPolicy(asks=2, cache_invalid=False, follow_up=_follow_up),
+            purpose="movie_plan",
+            on_settled=settled,
+        ).ask(prompts)
     return run.record
 
 
-class _Planner:
-    """One round of asking: cached plans first, then the backend; each answer is checked and stored the moment it
-    arrives (a valid plan cached and written, from the backend's thread), so a kill loses no answer received."""
-
-    def __init__(self, run: ResumableRun, backend: JudgeBackend, cache: JudgmentCache, *, themes, scenes) -> None:
-        self.run, self.backend, self.cache = run, backend, cache
-        self.themes, self.scenes = themes, scenes
-        self._lock = threading.Lock()
-
-    def round(self, todo: dict[str, str], *, last: bool, schema: dict) -> dict[str, str]:
-        """Ask for every movie of `todo` (id -> prompt); returns the movies to ask again (id -> prompt)."""
-        errors: dict[str, str | None] = {}
-        asking = []
-        for name, prompt in todo.items():
-            cached = self.cache.get(
-                judge_model=self.backend.model,
-                prompt_version=PLAN_PROMPT_VERSION,
-                metric="movie_plan",
-                reference=prompt,
-                candidate="",
-            )
-            if cached is not None:
-                errors[name] = self._take(name, prompt, cached.answer, store=False)
-            else:
-                asking.append(name)
-
-        def arrived(index: int, reply: str | None, answered_by: str | None) -> None:
-            name = asking[index]
-            errors[name] = "request failed" if reply is None else self._take(name, todo[name], reply, store=True)
-
-        if asking:
-            replies = self.backend.generate(
-                [todo[n] for n in asking], metric="movie_plan", schema=schema, on_answer=arrived
-            )
-            for index, (name, reply) in enumerate(zip(asking, replies)):  # a backend that did not report as it went
-                if name not in errors:
-                    arrived(index, reply, None)
-        retry = {}
-        for name in todo:
-            error = errors.get(name, "request failed")
-            if error is None:
-                continue
-            if error == "request failed":
-                self.run.fail(name, "the LLM request failed (a rerun asks again)")
-            elif last:
-                self.run.fail(name, f"invalid plan after a second ask: {error}")
-            else:
-                retry[name] = f"{todo[name]}\n\nYour previous answer was not valid ({error}). Answer again."
-        return retry
-
-    def _take(self, name: str, prompt: str, reply: str, *, store: bool) -> str | None:
-        """Check one answer; a valid plan is cached (`store`) and written at once. Returns the error, or None."""
-        try:
-            plan = parse_plan(reply, scenes=self.scenes)
-        except ValueError as err:
-            return str(err)  # not cached: an invalid answer is asked again next time
-        with self._lock:  # answers arrive on the backend's threads
-            if store:
-                self.cache.put(
-                    judge_model=self.backend.model,
-                    prompt_version=PLAN_PROMPT_VERSION,
-                    metric="movie_plan",
-                    reference=prompt,  # the planner's request is the whole key: no candidate
-                    candidate="",
-                    answer=reply,
-                    scores={"valid": 1},
-                    backend=self.backend.name,
-                    endpoint=self.backend.endpoint,
-                )
-            self.run.write([{"movie_id": name, "theme": self.themes[name], "plan": plan.model_dump()}])
-        return None
+def _follow_up(prompt: str, error: str) -> str:
+    return f"{prompt}\n\nYour previous answer was not valid ({error}). Answer again."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -47,8 +48,40 @@ class LoopbackServer:
 
 
 def rule_based_answer(prompt: str) -> str:
-    """A valid judge answer for `prompt`: `3,4` for L1 prompts (they name the Environment aspect), `3` for L2."""
-    return "3,4" if ("Environment" in prompt or "环境" in prompt) else "3"
+    """A valid answer for `prompt`: `3,4` for L1 prompts (they name the Environment aspect), a plan of as many
+    scenes as asked for the synthetic planner's, `A` for ShotBench's matcher, `3` otherwise (L2)."""
+    if "Environment" in prompt or "环境" in prompt:
+        return "3,4"
+    if planned := re.search(r"scenes: exactly (\d+)", prompt):
+        return json.dumps(scripted_plan(int(planned.group(1))))
+    if "Reply with the letter of the option" in prompt:
+        return "A"
+    return "3"
+
+
+def scripted_plan(scenes: int) -> dict[str, Any]:
+    """A synthetic movie plan of `scenes` scenes that the planner accepts (two characters, every QA kind)."""
+    return {
+        "title": "The Lighthouse",
+        "overview": "A keeper and a dog. A storm comes. They keep the light on.",
+        "style": ["warm film grain", "35mm", "soft window light"],
+        "characters": [
+            {"name": "Lin", "description": "a woman of forty, short grey hair, blue raincoat"},
+            {"name": "Bo", "description": "a small brown dog with one white ear"},
+        ],
+        "scenes": [
+            {
+                "keyframe": f"scene {k}: the lighthouse at dusk",
+                "narration": f"Lin walks Bo, scene {k}.",
+                "characters": ["Lin", "Bo"],
+            }
+            for k in range(scenes)
+        ],
+        "qa": [
+            {"kind": kind, "question": f"A {kind} question?", "answer": "An answer."}
+            for kind in ("overview", "plot", "temporal", "character")
+        ],
+    }
 
 
 class ScriptedJudgeServer(LoopbackServer):
@@ -68,9 +101,9 @@ class ScriptedJudgeServer(LoopbackServer):
     `replies_sent` counts the chat completions written back in full.
 
     Example:
-        >>> with ScriptedJudgeServer(faults=["429"]) as server:  # doctest: +SKIP
-        ...     OpenAIJudge(model="judge", base_url=server.url).generate(["..."], metric="l2")
-        ['3']
+        >>> with ScriptedJudgeServer(faults=["429"]) as server:
+        ...     OpenAILLM(model="judge", base_url=server.url).generate(["..."]), server.replies_sent
+        (['3'], 1)
     """
 
     def __init__(

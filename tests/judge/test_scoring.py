@@ -1,5 +1,6 @@
-"""L1/L2 judging: prompts, parsing, the OpenAI backend against a real local server with faults, the cache and
-resume, the transformers backend with a tiny model, the vLLM backend's call (vLLM cannot run here)."""
+"""L1/L2 judging (`judge/`): prompts, parsing, and `Judge.score` over each text backend: the OpenAI backend against a
+real local server with faults, the cache and resume, the transformers backend with a tiny model, the vLLM backend's
+call (the real vLLM runs in tests/test_vllm.py)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,8 @@ import time
 
 import pytest
 
-from movie101v2_hf.judge import (
-    ANSWER_REGEX,
-    Judge,
-    JudgeResult,
-    JudgmentCache,
-    OpenAIJudge,
-    PromptSet,
-    TransformersJudge,
-    VLLMJudge,
-    make_backend,
-    parse_l1,
-    parse_l2,
-)
+from movie101v2_hf.judge import ANSWER_REGEX, Judge, JudgeResult, PromptSet, parse_l1, parse_l2
+from movie101v2_hf.llm import VLLMLLM, AnswerFormat, OpenAILLM, ResponseCache, TransformersLLM, make_llm
 from movie101v2_hf.testing import ScriptedJudgeServer
 
 
@@ -135,7 +125,7 @@ def test_openai_backend_survives_faults(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
     faults = ["429", "500", "slow", "garbage"]
     with ScriptedJudgeServer(faults=faults, slow_seconds=2.0) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, timeout=0.5)
+        backend = OpenAILLM(model="judge", base_url=server.url, concurrency=1, timeout=0.5)
         result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l1", *_pairs(3))
         assert result.num_failed == 0 and result.num_invalid == 0
         assert result.per_sample == [{"env": 3, "char": 4}] * 3
@@ -154,8 +144,8 @@ def test_openai_backend_gives_up_on_a_sample_not_the_run():
         return "3" if "candidate 1" not in prompt else "nonsense"
 
     with ScriptedJudgeServer(answer=answer, faults=["500"] * 3) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=2)
-        cache = JudgmentCache(":memory:")
+        backend = OpenAILLM(model="judge", base_url=server.url, concurrency=1, retries=2)
+        cache = ResponseCache(":memory:")
         result = Judge(backend, PromptSet.packaged("en"), cache=cache, show_progress=False).score("l2", *_pairs(3))
     # sample 0 failed three times (all retries spent); sample 1 answered nonsense twice: invalid, not 0
     assert result.per_sample == [None, None, {"plot": 3}]
@@ -175,14 +165,16 @@ def test_concurrency_is_bounded_and_used():
 
     server = ScriptedJudgeServer(latency=first_eight_wait_for_each_other)
     with server:
-        answers = OpenAIJudge(model="judge", base_url=server.url, concurrency=8).generate(["p"] * 24, metric="l2")
+        answers = OpenAILLM(model="judge", base_url=server.url, concurrency=8).generate(["p"] * 24)
     assert answers == ["3"] * 24
     assert server.max_in_flight == 8  # eight at a time: never more, and the bound is reached
 
 
 def test_structured_output_request():
     with ScriptedJudgeServer() as server:
-        OpenAIJudge(model="judge", base_url=server.url, structured_output=True).generate(["Environment?"], metric="l1")
+        OpenAILLM(model="judge", base_url=server.url, structured_output=True).generate(
+            ["Environment?"], answer_format=AnswerFormat.of_regex("l1", ANSWER_REGEX["l1"])
+        )
     assert server.requests[0]["structured_outputs"] == {"regex": ANSWER_REGEX["l1"]}
 
 
@@ -193,9 +185,9 @@ def test_rerun_is_served_from_the_cache(tmp_path):
     predictions, references = _pairs(20)
     with ScriptedJudgeServer() as server:
         judge = Judge(
-            OpenAIJudge(model="judge", base_url=server.url),
+            OpenAILLM(model="judge", base_url=server.url),
             PromptSet.packaged("zh"),
-            cache=JudgmentCache(tmp_path / "cache.sqlite"),
+            cache=ResponseCache(tmp_path / "cache.sqlite"),
             show_progress=False,
         )
         first = judge.score("l2", predictions, references)
@@ -211,12 +203,13 @@ def test_rerun_is_served_from_the_cache(tmp_path):
 
 _KILLED_JUDGE_SCRIPT = """
 import sys
-from movie101v2_hf.judge import Judge, JudgmentCache, OpenAIJudge, PromptSet
+from movie101v2_hf.judge import Judge, PromptSet
+from movie101v2_hf.llm import OpenAILLM, ResponseCache
 url, cache_path = sys.argv[1], sys.argv[2]
 predictions = [f"candidate {i}" for i in range(40)]
 references = [f"reference {i}" for i in range(40)]
-judge = Judge(OpenAIJudge(model="judge", base_url=url, concurrency=2), PromptSet.packaged("en"),
-              cache=JudgmentCache(cache_path), show_progress=False)
+judge = Judge(OpenAILLM(model="judge", base_url=url, concurrency=2), PromptSet.packaged("en"),
+              cache=ResponseCache(cache_path), show_progress=False)
 judge.score("l1", predictions, references)
 """
 
@@ -233,16 +226,16 @@ def test_sigkill_keeps_every_answer_received(tmp_path, kill_after):
         run.kill()  # SIGKILL: no handler, no flush, no finally
         run.wait()
         sent = server.replies_sent
-        kept = len(JudgmentCache(cache_path))
+        kept = len(ResponseCache(cache_path))
         assert kill_after <= sent < 40, "the run should have been killed midway"
         # every reply the judge wrote back is in the cache, but for those still on the wire when the kill came
         # (at most one per concurrent request); the old loop kept nothing until a chunk of 256 finished
         assert sent - 2 <= kept <= sent
         server.requests.clear()
         result = Judge(
-            OpenAIJudge(model="judge", base_url=server.url),
+            OpenAILLM(model="judge", base_url=server.url),
             PromptSet.packaged("en"),
-            cache=JudgmentCache(cache_path),
+            cache=ResponseCache(cache_path),
             show_progress=False,
         ).score("l1", predictions, references)
         asked = {request["messages"][0]["content"] for request in server.requests}
@@ -259,12 +252,12 @@ def test_two_runs_share_one_cache_at_once(tmp_path):
             for _ in range(2)
         ]
         assert [run.wait(timeout=120) for run in runs] == [0, 0]
-        assert len(JudgmentCache(cache_path)) == 40
+        assert len(ResponseCache(cache_path)) == 40
         asked = len(server.requests)
         result = Judge(
-            OpenAIJudge(model="judge", base_url=server.url),
+            OpenAILLM(model="judge", base_url=server.url),
             PromptSet.packaged("en"),
-            cache=JudgmentCache(cache_path),
+            cache=ResponseCache(cache_path),
             show_progress=False,
         ).score("l1", *_pairs(40))
         assert len(server.requests) == asked and result.judge_calls == 0  # a third run is all cache
@@ -278,10 +271,10 @@ def test_invalid_answers_are_asked_again_by_the_next_run(tmp_path):
     def answer(prompt):
         return replies["first"] if "candidate 1" in prompt else "4"
 
-    cache = JudgmentCache(tmp_path / "cache.sqlite")
+    cache = ResponseCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(answer=answer) as server:
         judge = Judge(
-            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache, show_progress=False
+            OpenAILLM(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache, show_progress=False
         )
         first = judge.score("l2", predictions, references)
         assert first.num_invalid == 1 and len(server.requests) == 4  # three, and the invalid one asked once more
@@ -294,55 +287,18 @@ def test_invalid_answers_are_asked_again_by_the_next_run(tmp_path):
 
 
 def test_the_cache_records_which_judge_answered(tmp_path):
-    cache = JudgmentCache(tmp_path / "cache.sqlite")
+    cache = ResponseCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(served_model="judge-2025-06-01") as server:
         result = Judge(
-            OpenAIJudge(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache, show_progress=False
+            OpenAILLM(model="judge", base_url=server.url), PromptSet.packaged("en"), cache=cache, show_progress=False
         ).score("l2", *_pairs(2))
-    stored = cache.get(
-        judge_model="judge",
-        prompt_version=result.prompt_version,
-        metric="l2",
-        reference="reference 0",
-        candidate="candidate 0",
-    )
-    assert stored.answer == "3" and stored.scores == {"plot": 3}
+    judge = Judge(OpenAILLM(model="judge"), PromptSet.packaged("en"))
+    prompt = judge.prompts.render("l2", reference="reference 0", candidate="candidate 0")
+    stored = cache.get(request=judge.rounds("l2").request(prompt))
+    assert stored.answer == "3" and stored.value == {"plot": 3} and stored.valid
     assert (stored.backend, stored.endpoint, stored.answered_by) == ("openai", server.url, "judge-2025-06-01")
     assert result.provenance()["answered_by"] == ["judge-2025-06-01"]
     assert result.provenance()["judge_endpoint"] == server.url
-
-
-def test_a_cache_of_an_older_version_is_upgraded(tmp_path):
-    import sqlite3
-
-    path = tmp_path / "old.sqlite"
-    db = sqlite3.connect(path)
-    db.execute(
-        "CREATE TABLE judgments (key TEXT PRIMARY KEY, judge_model TEXT, prompt_version TEXT, metric TEXT, "
-        "answer TEXT, scores TEXT, created REAL)"
-    )
-    key = JudgmentCache.key("m", "v", "l2", "r", "c")
-    db.execute("INSERT INTO judgments VALUES (?, 'm', 'v', 'l2', '4', '{\"plot\": 4}', 0)", (key,))
-    db.commit()
-    db.close()
-    cache = JudgmentCache(path)
-    assert cache.get(judge_model="m", prompt_version="v", metric="l2", reference="r", candidate="c").scores == {
-        "plot": 4
-    }
-    cache.put(
-        judge_model="m",
-        prompt_version="v",
-        metric="l2",
-        reference="r",
-        candidate="c2",
-        answer="5",
-        scores={"plot": 5},
-        backend="openai",
-        answered_by="m",
-    )
-    assert (
-        cache.get(judge_model="m", prompt_version="v", metric="l2", reference="r", candidate="c2").answered_by == "m"
-    )
 
 
 def test_nothing_listening_fails_fast_and_names_the_url():
@@ -353,7 +309,7 @@ def test_nothing_listening_fails_fast_and_names_the_url():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
-    backend = OpenAIJudge(model="judge", base_url=url, concurrency=4, max_retries=1, timeout=1)
+    backend = OpenAILLM(model="judge", base_url=url, concurrency=4, retries=1, timeout=1)
     begin = time.monotonic()
     with pytest.raises(JudgeUnavailableError, match=rf"judge at {url} failed \d+ requests in a row"):
         Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l2", *_pairs(200))
@@ -363,9 +319,9 @@ def test_nothing_listening_fails_fast_and_names_the_url():
 def test_a_hanging_judge_fails_in_bounded_time(tmp_path):
     from movie101v2_hf.errors import JudgeUnavailableError
 
-    cache = JudgmentCache(tmp_path / "cache.sqlite")
+    cache = ResponseCache(tmp_path / "cache.sqlite")
     with ScriptedJudgeServer(faults=["ok", "ok"] + ["slow"] * 50, slow_seconds=3) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1, max_retries=1, timeout=0.3)
+        backend = OpenAILLM(model="judge", base_url=server.url, concurrency=1, retries=1, timeout=0.3)
         begin = time.monotonic()
         with pytest.raises(JudgeUnavailableError, match="0.3 s timeout"):
             Judge(backend, PromptSet.packaged("en"), cache=cache, show_progress=False).score("l2", *_pairs(50))
@@ -378,7 +334,7 @@ def test_an_error_body_that_echoes_the_key_is_redacted(monkeypatch, caplog, tmp_
     secret = "sk-test-0123456789abcdefSECRET"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     with ScriptedJudgeServer(faults=["401-echo"]) as server:
-        backend = OpenAIJudge(model="judge", base_url=server.url, concurrency=1)
+        backend = OpenAILLM(model="judge", base_url=server.url, concurrency=1)
         with caplog.at_level("WARNING"):
             result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l2", *_pairs(1))
     assert result.num_failed == 1
@@ -449,15 +405,15 @@ def tiny_causal_lm(tmp_path_factory):
 
 
 def test_transformers_backend_batches_like_single_prompts(tiny_causal_lm):
-    backend = TransformersJudge(model=str(tiny_causal_lm), batch_size=3, max_new_tokens=4, device="cpu")
+    backend = TransformersLLM(model=str(tiny_causal_lm), batch_size=3, max_tokens=4, device="cpu")
     prompts = [PromptSet.packaged("en").render("l2", reference="r" * k, candidate="c") for k in (1, 8, 30)]
-    batched = backend.generate(prompts, metric="l2")
+    batched = backend.generate(prompts)
     assert len(batched) == 3 and all(isinstance(a, str) for a in batched)
-    assert [backend.generate([p], metric="l2")[0] for p in prompts] == batched  # left padding does not change answers
+    assert [backend.generate([p])[0] for p in prompts] == batched  # left padding does not change answers
 
 
 def test_transformers_backend_in_the_judge(tiny_causal_lm):
-    backend = make_backend("transformers", str(tiny_causal_lm), batch_size=4, max_new_tokens=3, device="cpu")
+    backend = make_llm("transformers", str(tiny_causal_lm), batch_size=4, max_tokens=3, device="cpu")
     result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l1", *_pairs(5))
     assert result.backend == "transformers" and result.judge_model == str(tiny_causal_lm)
     # a random model answers nonsense: each pair is asked twice, then counted invalid, never scored 0
@@ -496,19 +452,10 @@ def test_vllm_backend_requests_greedy_structured_output(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
 
-    backend = VLLMJudge(model="meta-llama/Llama-3.1-70B-Instruct", tensor_parallel_size=4)
+    backend = VLLMLLM(model="meta-llama/Llama-3.1-70B-Instruct", tensor_parallel_size=4)
     result = Judge(backend, PromptSet.packaged("en"), show_progress=False).score("l1", *_pairs(2))
     assert result.per_sample == [{"env": 2, "char": 5}] * 2
     assert calls["init"]["tensor_parallel_size"] == 4
     conversations, params = calls["chat"]
     assert conversations[0][0]["role"] == "user" and "candidate 0" in conversations[0][0]["content"]
     assert params.temperature == 0 and params.structured_outputs.regex == "[0-5],[0-5]"
-
-
-def test_the_cache_takes_keywords_only():
-    # seven positional strings let a swapped reference and candidate pass silently
-    cache = JudgmentCache(":memory:")
-    with pytest.raises(TypeError):
-        cache.put("m", "v", "l2", "r", "c", "4", {"plot": 4})
-    with pytest.raises(TypeError):
-        cache.get("m", "v", "l2", "r", "c")
