@@ -1,9 +1,85 @@
-"""The doctest namespace: names the package's examples use without importing them (a scripted judge server,
-the text-LLM layer, a folder to write in), so that each example is short and still runs."""
+"""What every test and every docstring example shares: no network, caches of the run's own (never the user's),
+the generated mini-release, and the doctest namespace: names the package's examples use without importing them
+(a scripted judge server, the text-LLM layer, the mini-release prepared, a folder to write in), so that each
+example is short and still runs. A name is built only for the examples that use it."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+# Tests never reach the network: set before `huggingface_hub` reads its constants.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+# Module- and session-scoped fixtures load datasets before the per-test cache below applies: give them a cache
+# of this run, never the user's (which can hold an entry for a folder of the same name, see README "Notes").
+_RUN_CACHE = tempfile.mkdtemp(prefix="movie101v2-tests-datasets-")
+os.environ["HF_DATASETS_CACHE"] = _RUN_CACHE
+atexit.register(shutil.rmtree, _RUN_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(tmp_path_factory, monkeypatch):
+    # Each test gets its own `datasets` cache and package cache (judgments, face embeddings), so that no test
+    # reads what another one stored, and none writes to the user's.
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets-cache"))
+    monkeypatch.setenv("MOVIE101V2_HF_CACHE", str(tmp_path_factory.mktemp("movie101v2-hf-cache")))
+
+
+@pytest.fixture(scope="session")
+def mini_release(tmp_path_factory) -> Path:
+    """A generated mini-release with 30-second movies in `<root>/videos`."""
+    from movie101v2_hf.data.synthetic import make_mini_release
+
+    return make_mini_release(tmp_path_factory.mktemp("mini") / "release", duration=30)
+
+
+@pytest.fixture(scope="session")
+def mini_prepared(mini_release, tmp_path_factory) -> Path:
+    """The mini-release prepared with `--videos`."""
+    from movie101v2_hf.data.prepare import prepare_dataset
+
+    out = tmp_path_factory.mktemp("prepared") / "movie101v2"
+    prepare_dataset(mini_release, out, videos=mini_release / "videos", show_progress=False)
+    return out
+
+
+def _themes(request: pytest.FixtureRequest) -> str:
+    path = request.getfixturevalue("tmp_path") / "themes.txt"
+    path.write_text("a lighthouse keeper and a stray dog\n", encoding="utf-8")
+    return str(path)
+
+
+def _import(module: str, name: str) -> Callable[[pytest.FixtureRequest], Any]:
+    def load(_: pytest.FixtureRequest) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+    return load
+
+
+# name in an example -> how to make it (a fixture, or an import)
+_NAMESPACE: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
+    "tmp": lambda request: request.getfixturevalue("tmp_path"),
+    "themes_file": _themes,
+    "mini_release": lambda request: request.getfixturevalue("mini_release"),
+    "mini_dataset": lambda request: str(request.getfixturevalue("mini_prepared")),
+    "ScriptedJudgeServer": _import("movie101v2_hf.testing", "ScriptedJudgeServer"),
+    "OpenAILLM": _import("movie101v2_hf.llm", "OpenAILLM"),
+    "ResponseCache": _import("movie101v2_hf.llm", "ResponseCache"),
+    "make_llm": _import("movie101v2_hf.llm", "make_llm"),
+    "load_split": _import("movie101v2_hf.data.loading", "load_split"),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -12,18 +88,6 @@ def _doctest_names(request: pytest.FixtureRequest) -> None:
 
     if not isinstance(request.node, DoctestItem):
         return
+    source = "\n".join(example.source for example in request.node.dtest.examples)
     namespace = request.getfixturevalue("doctest_namespace")
-    tmp = request.getfixturevalue("tmp_path")
-    from movie101v2_hf.llm import OpenAILLM, ResponseCache, make_llm
-    from movie101v2_hf.testing import ScriptedJudgeServer
-
-    themes = tmp / "themes.txt"
-    themes.write_text("a lighthouse keeper and a stray dog\n", encoding="utf-8")
-    namespace.update(
-        ScriptedJudgeServer=ScriptedJudgeServer,
-        OpenAILLM=OpenAILLM,
-        ResponseCache=ResponseCache,
-        make_llm=make_llm,
-        tmp=tmp,
-        themes_file=str(themes),
-    )
+    namespace.update({name: make(request) for name, make in _NAMESPACE.items() if name in source})

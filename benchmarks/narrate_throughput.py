@@ -6,7 +6,7 @@
 
 Builds (once, cached in benchmarks/output/) a mini-release whose movies are 854x480 H.264 with a keyframe every
 10 s, prepares it with `--videos`, writes a tiny random Qwen2.5-VL, and narrates the train split with
-`run_narration` (16 frames per clip and 2 portraits, the paper's frame count) with 0 and 2 DataLoader workers:
+`run_backend` (16 frames per clip and 2 portraits, the paper's frame count) with 0 and 2 DataLoader workers:
 
 - `workers-0`: decoding, portraits and the processor run in the main process, between `generate` calls;
 - `workers-2`: they run in two worker processes while the main process generates.
@@ -29,10 +29,10 @@ from pathlib import Path
 import torch
 
 from movie101v2_hf.backends import TransformersBackend, VLLMBackend
+from movie101v2_hf.backends.loop import run_backend
 from movie101v2_hf.data.loading import load_portraits, load_split
 from movie101v2_hf.data.prepare import prepare_dataset
 from movie101v2_hf.data.synthetic import make_mini_release, make_movie
-from movie101v2_hf.narrate import run_narration
 from movie101v2_hf.prompting import PromptSettings
 from movie101v2_hf.testing import make_tiny_video_llm
 
@@ -59,11 +59,12 @@ def build(duration: int) -> tuple[Path, Path]:
 
 def measure(narrator, clips, out: Path, workers: int, batch_size: int) -> float:
     began = time.perf_counter()
-    run = run_narration(
+    run = run_backend(
         narrator,
         clips,
         out,
         settings={"bench": workers},
+        job="narrate",
         batch_size=batch_size,
         num_workers=workers,
         overwrite=True,

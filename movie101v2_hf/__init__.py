@@ -28,6 +28,7 @@ _EXPORTS = {
     "load_clips": "data.loading",
     "load_split": "data.loading",
     "ClipSampler": "data.video",
+    "FrameSampling": "data.sampling",
     "VideoDecoderCache": "data.decoder_cache",
     "collate_clips": "data.video",
     "make_mini_release": "data.synthetic",

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .data.video import ClipSampler, sample_times
+from .data.sampling import FrameSampling, sample_times
+from .data.video import ClipSampler
 
 PROMPT_SETTINGS_FILE = "movie101v2_prompt.json"
 IGNORE_INDEX = -100  # the label value that `transformers` losses skip
@@ -94,11 +95,15 @@ class PromptSettings:
         if self.max_portraits < 0:
             raise ValueError(f"max_portraits must be >= 0, got {self.max_portraits}.")
 
+    def frame_sampling(self) -> FrameSampling:
+        """The `FrameSampling` these settings describe (`video_*` are LLaMA-Factory's names for its fields)."""
+        if self.video_fps is not None:
+            return FrameSampling(fps=self.video_fps, max_frames=self.video_maxlen)
+        return FrameSampling(num_frames=self.video_num_frames)
+
     def sampler(self) -> ClipSampler:
         """The `ClipSampler` these settings describe."""
-        if self.video_fps is not None:
-            return ClipSampler(fps=self.video_fps, max_frames=self.video_maxlen)
-        return ClipSampler(num_frames=self.video_num_frames)
+        return ClipSampler.of(self.frame_sampling())
 
     def save(self, folder: str | Path) -> Path:
         """Write the settings as `folder/movie101v2_prompt.json`."""
@@ -430,7 +435,7 @@ class NarrationCollator:
         settings = self.settings
         if settings.input_mode == "video":
             return {"image": settings.max_portraits, "video": 1}
-        frames = settings.video_maxlen if settings.video_fps is not None else settings.video_num_frames
+        frames = settings.frame_sampling().max_count or 1
         return {"image": settings.max_portraits + -(-frames // settings.frames_per_image), "video": 0}
 
     # -- inference --------------------------------------------------------------------------------------------

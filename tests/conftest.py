@@ -1,39 +1,19 @@
-"""Shared fixtures: the real sample release, a generated mini-release, frame-indexed movies, a range-capable
-HTTP server on loopback. Nothing here reaches the network."""
+"""Shared fixtures: the real sample release, frame-indexed movies, a range-capable HTTP server on loopback (the
+mini-release and the offline, per-test caches come from the repository's conftest.py). Nothing here reaches the
+network."""
 
 from __future__ import annotations
 
-import atexit
 import http.server
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
-# Tests never reach the network: set before `huggingface_hub` reads its constants.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-# Module- and session-scoped fixtures load datasets before the per-test cache below applies: give them a cache
-# of this run, never the user's (which can hold an entry for a folder of the same name, see README "Notes").
-_RUN_CACHE = tempfile.mkdtemp(prefix="movie101v2-tests-datasets-")
-os.environ["HF_DATASETS_CACHE"] = _RUN_CACHE
-atexit.register(shutil.rmtree, _RUN_CACHE, ignore_errors=True)
-
 SAMPLE_RELEASE = Path(__file__).resolve().parents[1] / ".." / "shared" / "movie101v2-sample"
 SAMPLE_MOVIES = ["6963491699926499871", "6965779678749524488", "7042313900221694500", "iqy-17247000500"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches(tmp_path_factory, monkeypatch):
-    # Each test gets its own `datasets` cache and package cache (judgments, face embeddings), so that no test
-    # reads what another one stored, and none writes to the user's.
-    import datasets
-
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets-cache"))
-    monkeypatch.setenv("MOVIE101V2_HF_CACHE", str(tmp_path_factory.mktemp("movie101v2-hf-cache")))
 
 
 @pytest.fixture(scope="session")
@@ -50,24 +30,6 @@ def sample_copy(sample_release, tmp_path) -> Path:
     copy = tmp_path / "release"
     shutil.copytree(sample_release, copy)
     return copy
-
-
-@pytest.fixture(scope="session")
-def mini_release(tmp_path_factory) -> Path:
-    """A generated mini-release with 30-second movies in `<root>/videos`."""
-    from movie101v2_hf.data.synthetic import make_mini_release
-
-    return make_mini_release(tmp_path_factory.mktemp("mini") / "release", duration=30)
-
-
-@pytest.fixture(scope="session")
-def mini_prepared(mini_release, tmp_path_factory) -> Path:
-    """The mini-release prepared with `--videos`."""
-    from movie101v2_hf.data.prepare import prepare_dataset
-
-    out = tmp_path_factory.mktemp("prepared") / "movie101v2"
-    prepare_dataset(mini_release, out, videos=mini_release / "videos", show_progress=False)
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ _EXPORTS = {
     "load_portraits": "loading",
     "load_split": "loading",
     "ClipSampler": "video",
+    "FrameSampling": "sampling",
     "collate_clips": "video",
     "VideoDecoderCache": "decoder_cache",
     "make_mini_release": "synthetic",

@@ -10,7 +10,6 @@ clips from a two-hour movie, or from one streamed over HTTP range requests, chea
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from ..errors import ClipDecodeError, require
 from .decoder_cache import VideoDecoderCache
+from .sampling import FrameSampling, sample_times  # noqa: F401  (sample_times: re-exported, it lived here)
 
 logger = logging.getLogger(__name__)
 
@@ -26,22 +26,12 @@ def _is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
-def sample_times(start: float, end: float, num_frames: int) -> list[float]:
-    """Times of `num_frames` frames spread uniformly over `[start, end]`: the centre of equal bins.
-
-    Example:
-        >>> sample_times(10.0, 14.0, 4)
-        [10.5, 11.5, 12.5, 13.5]
-    """
-    step = (end - start) / num_frames
-    return [start + (k + 0.5) * step for k in range(num_frames)]
-
-
 @dataclass
 class ClipSampler:
     """Sample frames of clips lazily from full-length movies.
 
-    Give either `num_frames` (uniform over the clip; the paper uses 16) or `fps` (the paper uses 1-2).
+    Give either `num_frames` (uniform over the clip; the paper uses 16) or `fps` (the paper uses 1-2), or a whole
+    `FrameSampling` with `ClipSampler.of(sampling)`; `sampler.sampling` is the `FrameSampling` in use.
     Usable as a transform on a batch or on a single example, so it plugs into
     `Dataset.with_transform`, `IterableDataset.map` and a torch `DataLoader` with workers; `apply`
     does the set-up for you.
@@ -79,18 +69,8 @@ class ClipSampler:
     decoders: VideoDecoderCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.fps is not None:
-            self.num_frames = None  # fps mode; num_frames only has a default so that ClipSampler() works
-            if self.fps <= 0:
-                raise ValueError(f"Invalid fps: {self.fps}. It must be > 0.")
-        elif self.num_frames is None or self.num_frames < 1:
-            raise ValueError(f"Invalid num_frames: {self.num_frames}. It must be >= 1 (or give fps instead).")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError(f"Invalid max_frames: {self.max_frames}. It must be >= 1.")
-        if self.size is not None:
-            self.size = tuple(int(s) for s in self.size)  # type: ignore[assignment]
-            if len(self.size) != 2 or min(self.size) < 1:
-                raise ValueError(f"Invalid size: {self.size}. It must be (height, width) with both >= 1.")
+        self.sampling = FrameSampling(self.num_frames, self.fps, self.max_frames, self.size)  # checks them
+        self.num_frames, self.size = self.sampling.num_frames, self.sampling.size
         require("torchcodec", extra="video", feature="Clip decoding")
         self.decoders = VideoDecoderCache(self.max_open_decoders)
 
@@ -103,10 +83,17 @@ class ClipSampler:
             >>> ClipSampler(fps=2, max_frames=8).frame_count(0.0, 3.2)
             6
         """
-        if self.num_frames is not None:
-            return self.num_frames
-        count = max(1, math.floor((end - start) * self.fps + 1e-9))
-        return min(count, self.max_frames) if self.max_frames is not None else count
+        return self.sampling.count(start, end)
+
+    @classmethod
+    def of(cls, sampling: FrameSampling, **options: Any) -> ClipSampler:
+        """The sampler of a `FrameSampling` (`options`: the decoder's, e.g. `max_open_decoders`).
+
+        Example:
+            >>> ClipSampler.of(FrameSampling(fps=1, max_frames=4)).frame_count(0.0, 10.0)
+            4
+        """
+        return cls(sampling.num_frames, sampling.fps, sampling.max_frames, sampling.size, **options)
 
     # -- decoding ---------------------------------------------------------------------------------------------
 
@@ -157,7 +144,7 @@ class ClipSampler:
                 clip_id=clip_id,
                 video=name,
             )
-        times = sample_times(start, end, self.frame_count(start, end))
+        times = self.sampling.times(start, end)
         # A frame is "played at" t for t < end of stream; the last instant is just before it.
         last = duration - 1e-3
         try:

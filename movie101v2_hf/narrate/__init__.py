@@ -2,7 +2,7 @@
 
 from ..utils.parallel import DataParallel, RankGroup, launch_data_parallel, merge_shards, pin_rank_gpus, shard_path
 from .retrieval import RetrievalBackend, RetrievalIndex, RetrievalRequests, movie_lengths, rename
-from .run import NarrateOptions, build_backend, narrate_split, resolve_prompt_settings, run_narration
+from .run import NarrateOptions, build_backend, narrate_split, resolve_prompt_settings
 
 __all__ = [
     "DataParallel",
@@ -19,6 +19,5 @@ __all__ = [
     "pin_rank_gpus",
     "rename",
     "resolve_prompt_settings",
-    "run_narration",
     "shard_path",
 ]

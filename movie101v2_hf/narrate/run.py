@@ -25,26 +25,25 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..backends import BACKENDS, Backend, RequestBuilder
+from ..backends import BACKENDS, Backend
+from ..backends.loop import run_backend
+from ..backends.options import EngineOptions
 from ..constants import SINGLE_LANGUAGE_CONFIGS, config_language
 from ..data.loading import load_portraits, load_split
-from ..errors import BackendSetupError, check_minimums
+from ..errors import check_minimums
 from ..faces import IDENTIFIED_COLUMN, add_identified_characters
 from ..prompting import PROMPT_SETTINGS_FILE, PromptOverrides, PromptSettings
 from ..utils.parallel import DataParallel, launch_data_parallel
-from ..utils.runs import ResumableRun, RunRecord, check_output
+from ..utils.runs import RunRecord, check_output
 from .retrieval import RetrievalBackend
 
 logger = logging.getLogger(__name__)
 
 
-ENFORCE_EAGER_HELP = "vllm: no CUDA graphs or compilation (an engine starts in seconds; decoding is slower)."
-
-
 @dataclass(kw_only=True)
-class NarrateOptions(PromptOverrides):
-    """Every option of `movie101v2 narrate` (the command line is built from these fields); the prompt fields of
-    `PromptOverrides` override the adapter's saved prompt settings.
+class NarrateOptions(EngineOptions, PromptOverrides):
+    """Every option of `movie101v2 narrate` (the command line is built from these fields): the engine's are
+    `EngineOptions`'s; the prompt fields of `PromptOverrides` override the adapter's saved prompt settings.
 
     Example:
         >>> NarrateOptions(dataset="movie101v2-hf", out="preds.jsonl", backend="retrieval").model
@@ -87,28 +86,7 @@ class NarrateOptions(PromptOverrides):
             "help": "Exit 0 even if clips failed (listed in the run record; bench scores them as empty narrations)."
         },
     )
-    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model copy (vllm)."})
-    data_parallel_size: int = field(
-        default=1,
-        metadata={
-            "help": "Model copies, one `accelerate launch` process "
-            "each on its own GPUs and share of clips (any backend)."
-        },
-    )
-    max_model_len: int | None = field(default=32768, metadata={"help": "Context length (vllm)."})
-    enforce_eager: bool = field(default=False, metadata={"help": ENFORCE_EAGER_HELP})
-    base_url: str = field(
-        default="http://localhost:8000/v1",
-        metadata={"help": "The server's /v1 URL (openai); key from OPENAI_API_KEY."},
-    )
-    concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
     num_examples: int = field(default=3, metadata={"help": "Training narrations as in-context examples (openai)."})
-    request_retries: int = field(default=4, metadata={"help": "Retries of a request on 429/5xx/timeouts (openai)."})
-    timeout: float = field(default=120.0, metadata={"help": "Seconds per request attempt (openai)."})
-    device: str | None = field(
-        default=None, metadata={"help": "transformers: cuda, cpu, ... (default: cuda when available)."}
-    )
-    dtype: str = field(default="auto", metadata={"help": "transformers, vllm: model dtype."})
     faces: str | None = field(
         default=None,
         metadata={
@@ -159,140 +137,6 @@ class NarrateOptions(PromptOverrides):
     def input_paths(self) -> dict[str, str | None]:
         """The inputs `--out` may not overlap (flag -> path)."""
         return {"--dataset": self.dataset, "--model": self.model, "--adapter": self.adapter, "--faces": self.faces}
-
-
-# -- one process ---------------------------------------------------------------------------------------------------
-
-
-class _BatchMaker:
-    """The DataLoader's collate_fn: prepare each clip on its own (one bad clip fails alone), then the batch."""
-
-    def __init__(self, builder: RequestBuilder, key: str = "clip_id") -> None:
-        self.builder = builder
-        self.key = key
-
-    def __call__(self, rows: list[dict[str, Any]]) -> tuple[list[str], Any, dict[str, str]]:
-        clip_ids, requests, failures = [], [], {}
-        for row in rows:
-            try:
-                requests.append(self.builder.prepare(row))
-                clip_ids.append(row[self.key])
-            except Exception as err:  # noqa: BLE001 (reported per clip)
-                failures[row[self.key]] = describe_error(err)
-        payload = None
-        if requests:
-            try:
-                payload = self.builder.batch(requests)
-            except Exception as err:  # noqa: BLE001 (the main process retries these clips one by one)
-                failures.update({clip_id: describe_error(err) for clip_id in clip_ids})
-                clip_ids = []
-        return clip_ids, payload, failures
-
-
-def describe_error(err: BaseException) -> str:
-    """`Type: message`: how a failure crosses processes and lands in a run record (whatever its type)."""
-    return f"{type(err).__name__}: {err}"
-
-
-def _one_clip(backend: Backend, builder: RequestBuilder, row: dict[str, Any]) -> str | BaseException:
-    try:
-        return backend.generate(builder.batch([builder.prepare(row)]))[0]
-    except Exception as err:  # noqa: BLE001
-        return err
-
-
-def run_narration(
-    backend: Backend,
-    clips: Any,
-    out: str | Path,
-    *,
-    settings: dict[str, Any],
-    batch_size: int = 4,
-    num_workers: int = 2,
-    retries: int = 1,
-    overwrite: bool = False,
-    show_progress: bool = True,
-    progress_position: int = 0,
-    key: str = "clip_id",
-    output_field: str = "narration",
-    job: str = "narrate",
-    inputs: dict[str, Any] | None = None,
-) -> RunRecord:
-    """Narrate `clips` (a map-style `datasets.Dataset`, in order) into `out`, resuming what is already there.
-
-    Any backend task runs on this loop: each line is `{key: row[key], output_field: text}` (ShotBench writes
-    `{"index", "prediction"}`).
-
-    Args:
-        backend: the model backend.
-        clips: the rows to narrate; their order is the order of the file.
-        out: the predictions JSONL; its run record goes to `sidecar_path(out)`.
-        settings: what identifies the run (model, prompt, data); a resume with other settings is refused.
-        batch_size: clips per `generate` call.
-        num_workers: DataLoader workers decoding frames while the model generates (0: in this process).
-        retries: extra attempts for a clip that failed, one clip at a time, before it is recorded as failed.
-        overwrite: start again instead of resuming.
-        job: the command (the run record's owner); inputs: its input paths, refused as `out`.
-
-    Example:
-        >>> record = run_narration(backend, clips, "preds.jsonl", settings={"model": "m"})  # doctest: +SKIP
-        >>> record.complete  # doctest: +SKIP
-        True
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    builder = backend.builder()
-    with ResumableRun(out, settings, clips[key], job=job, key=key, overwrite=overwrite, inputs=inputs) as run:
-        todo = clips.select(run.pending)
-        loader = torch.utils.data.DataLoader(
-            todo,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            collate_fn=_BatchMaker(builder, key),
-            prefetch_factor=4 if num_workers else None,
-        )
-        position = {item: i for i, item in enumerate(todo[key])}
-        with tqdm(
-            total=len(clips),
-            initial=len(run.done),
-            unit="clip",
-            desc=f"narrate {Path(out).name}",
-            disable=not show_progress,
-            position=progress_position,
-            dynamic_ncols=True,
-        ) as bar:
-            for clip_ids, payload, prepare_failures in loader:
-                results: dict[str, Any] = {c: _Described(e) for c, e in prepare_failures.items()}
-                if clip_ids:
-                    try:
-                        narrations = backend.generate(payload)
-                    except BackendSetupError:
-                        raise  # no clip can succeed: stop, with what is written kept
-                    except Exception as err:  # noqa: BLE001 (retried one clip at a time below)
-                        narrations = [err] * len(clip_ids)
-                    results.update(zip(clip_ids, narrations))
-                lines = []
-                for clip_id in sorted(results, key=position.__getitem__):
-                    result = results[clip_id]
-                    for _ in range(retries):
-                        if isinstance(result, str):
-                            break
-                        result = _one_clip(backend, builder, todo[position[clip_id]])
-                    if isinstance(result, str):
-                        lines.append({key: clip_id, output_field: result})
-                    else:
-                        run.fail(clip_id, result.message if isinstance(result, _Described) else describe_error(result))
-                run.write(lines)
-                bar.update(len(results))
-    return run.record
-
-
-@dataclass(frozen=True)
-class _Described:
-    """A failure already described (what comes back from DataLoader workers, whatever the error was)."""
-
-    message: str
 
 
 # -- a split, from options ---------------------------------------------------------------------------------------
@@ -370,7 +214,7 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
         "prompt": asdict(settings) if settings else None,
         "backend_settings": backend.describe(),
     }
-    record = run_narration(
+    record = run_backend(
         backend,
         clips,
         ranks.output,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..data.sampling import FrameSampling
 from ..data.video import ClipSampler
 from ..prompting import NarrationCollator, PromptSettings, clip_metadata, fit_pixels, to_pil
 
@@ -56,7 +57,12 @@ class ShotBenchCollator(NarrationCollator):
     def __post_init__(self) -> None:
         self.settings = PromptSettings(max_portraits=0)
         super().__post_init__()
-        self.sampler = ClipSampler(fps=self.video_fps, max_frames=self.max_frames)
+        self.sampler = ClipSampler.of(self.frame_sampling)
+
+    @property
+    def frame_sampling(self) -> FrameSampling:
+        """The official sampling: `video_fps` frames a second, at most `max_frames`."""
+        return FrameSampling(fps=self.video_fps, max_frames=self.max_frames)
 
     def media_limits(self) -> dict[str, int]:
         """A question has a still or a clip."""

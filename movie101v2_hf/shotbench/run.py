@@ -18,8 +18,9 @@ from typing import Any
 from datasets import Image
 
 from ..backends import BACKENDS
+from ..backends.loop import run_backend
+from ..backends.options import EngineOptions
 from ..errors import check_minimums
-from ..narrate.run import ENFORCE_EAGER_HELP, run_narration
 from ..prompting import PromptSettings
 from ..utils.parallel import DataParallel, launch_data_parallel
 from ..utils.runs import RunRecord, check_output
@@ -31,8 +32,9 @@ MODEL_BACKENDS = tuple(name for name in BACKENDS.names() if BACKENDS.get(name).n
 
 
 @dataclass(kw_only=True)
-class ShotBenchRunOptions:
-    """Every option of `movie101v2 shotbench run` (the command line is built from these fields)."""
+class ShotBenchRunOptions(EngineOptions):
+    """Every option of `movie101v2 shotbench run` (the command line is built from these fields; the engine's are
+    `EngineOptions`'s)."""
 
     data: str = field(metadata={"help": "The ShotBench folder (test.tsv, image/, video/)."})
     out: str = field(metadata={"help": 'Predictions JSONL ({"index", "prediction"}); a rerun resumes.'})
@@ -49,16 +51,6 @@ class ShotBenchRunOptions:
     retries: int = field(default=1, metadata={"help": "Extra attempts for a failed question."})
     overwrite: bool = field(default=False, metadata={"help": "Start again instead of resuming."})
     allow_failures: bool = field(default=False, metadata={"help": "Exit 0 even if questions failed."})
-    data_parallel_size: int = field(default=1, metadata={"help": "Processes, each on its own GPUs and share."})
-    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model copy (vllm)."})
-    max_model_len: int | None = field(default=32768, metadata={"help": "Context length (vllm)."})
-    enforce_eager: bool = field(default=False, metadata={"help": ENFORCE_EAGER_HELP})
-    base_url: str = field(default="http://localhost:8000/v1", metadata={"help": "Server /v1 URL (openai)."})
-    concurrency: int = field(default=8, metadata={"help": "Concurrent requests (openai)."})
-    request_retries: int = field(default=4, metadata={"help": "Retries of a request (openai)."})
-    timeout: float = field(default=120.0, metadata={"help": "Seconds per request attempt (openai)."})
-    device: str | None = field(default=None, metadata={"help": "transformers: cuda, cpu, ..."})
-    dtype: str = field(default="auto", metadata={"help": "transformers: model dtype."})
     show_progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
     def prompter(self, processor: Any) -> ShotBenchCollator:
@@ -115,7 +107,7 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
     backend = BACKENDS.get(options.backend).from_options(
         options, settings=PromptSettings(max_portraits=0), portraits=None, **fixed
     )
-    record = run_narration(
+    record = run_backend(
         backend,
         rows,
         ranks.output,
@@ -128,6 +120,7 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
         key="index",
         output_field="prediction",
         progress_position=ranks.position,
+        unit="question",
         job=options.job,
         inputs=options.input_paths(),
     )

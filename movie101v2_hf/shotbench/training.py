@@ -62,10 +62,11 @@ def grpo_rows(rows: Any, *, reasoning: bool = True, frames_per_clip: int = 4, ma
     """
     from datasets import Dataset, Image, List
 
+    from ..data.sampling import FrameSampling
     from ..data.video import ClipSampler
     from ..prompting import fit_pixels, to_pil
 
-    sampler = ClipSampler(num_frames=frames_per_clip)
+    sampler = ClipSampler.of(FrameSampling(num_frames=frames_per_clip))
     records = []
     for row in rows:
         if row.get("video") is not None:
