@@ -1,280 +1,29 @@
-"""How a clip is put to a video LLM: frames, cast portraits with names, the instruction, the narration.
-
-The same construction serves training (`NarrationCollator.__call__`: a batch with labels on the narration
-only) and inference (`NarrationCollator.prompt_inputs`: the prompt alone, ready for `generate`), so a
-fine-tuned model is evaluated the way it was trained. `PromptSettings` holds every choice that shapes the
-prompt; a training run saves it next to its adapter (`movie101v2_prompt.json`) for inference to read back.
-
-Two input modes, as in the paper:
-
-- `video`: frames go to the processor as one video (Qwen2.5-VL, Qwen3-VL, LLaVA-OneVision, InternVL3,
-  SmolVLM2), with their timestamps so that models which print them (Qwen3-VL, SmolVLM2) see clip time;
-- `images`: frames are tiled into a few grid images, for models that take images only.
-"""
+"""`NarrationCollator`: one construction of a clip's prompt for training (labels on the narration only) and for
+inference (the prompt alone), so that a fine-tuned model is evaluated the way it was trained."""
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.sampling import FrameSampling, sample_times
-from .data.video import ClipSampler
+from ..data.video import ClipSampler
+from .media import (
+    _images_then_frames,
+    _pil_to_tensor,
+    clip_metadata,
+    fit_pixels,
+    keyframes_to_frames,
+    tile_frames,
+    to_pil,
+)
+from .settings import IGNORE_INDEX, INSTRUCTIONS, PromptSettings
 
-PROMPT_SETTINGS_FILE = "movie101v2_prompt.json"
-IGNORE_INDEX = -100  # the label value that `transformers` losses skip
-
-# The instruction is ours (the paper does not publish its training prompt); it asks for what the judge scores.
-INSTRUCTIONS = {
-    "en": (
-        "Narrate this movie clip for blind and low-vision viewers in one paragraph: describe the setting, "
-        "who is on screen and what they do, calling the characters by name."
-    ),
-    "zh": "请为视障观众用一段话讲述这段电影片段：描述场景、出场的人物和他们的动作，并用名字称呼角色。",
-}
 _CAST_HEADER = {"en": "Main cast:", "zh": "主要角色："}
 _FRAMES_HEADER = {"en": "Clip frames:", "zh": "片段画面："}
 _IDENTIFIED_HEADER = {"en": "Recognised on screen:", "zh": "画面中识别出的角色："}
-
-
-@dataclass
-class PromptSettings:
-    """Every choice that shapes a clip's prompt; recipe fields carry the same names.
-
-    Frame and pixel options are named as in LLaMA-Factory and ms-swift (`video_fps`, `video_maxlen`,
-    `video_max_pixels`, `image_max_pixels`).
-
-    Args:
-        language: `"en"` or `"zh"`: the instruction, the names of the characters, the narration column.
-        input_mode: `"video"` (frames as one video) or `"images"` (frames tiled into grid images).
-        video_num_frames: frames per clip, uniform over the whole clip (the paper uses 16). Ignored when
-            `video_fps` is set.
-        video_fps: sample at this rate instead, at most `video_maxlen` frames; a longer clip is
-            subsampled uniformly over its whole length, never cut short.
-        video_maxlen: the frame cap in `video_fps` mode.
-        video_max_pixels: frames are downscaled (aspect kept) to at most this many pixels before the
-            processor sees them; the main lever on the number of video tokens.
-        image_max_pixels: the same for cast portraits.
-        frames_per_image: `images` mode: frames per tiled image (a square number: 4 = 2x2).
-        max_portraits: at most this many cast portraits with their names (the paper uses up to 5); 0 for none.
-        instruction: the request after the frames; defaults to `INSTRUCTIONS[language]`.
-        identified_characters_column: a column of names found on screen (e.g. by `movie101v2 faces`); when
-            set, the names are listed in the prompt and their portraits come first. Off by default.
-
-    Example:
-        >>> PromptSettings(video_fps=2, video_maxlen=8).sampler().frame_count(0.0, 20.0)
-        8
-    """
-
-    language: str = "en"
-    input_mode: str = "video"
-    video_num_frames: int = 16
-    video_fps: float | None = None
-    video_maxlen: int = 16
-    video_max_pixels: int = 256 * 256
-    image_max_pixels: int = 224 * 224
-    frames_per_image: int = 4
-    max_portraits: int = 5
-    instruction: str | None = None
-    identified_characters_column: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.language not in INSTRUCTIONS:
-            raise ValueError(f"Invalid language {self.language!r}; expected one of {sorted(INSTRUCTIONS)}.")
-        if self.input_mode not in ("video", "images"):
-            raise ValueError(f"Invalid input_mode {self.input_mode!r}; expected 'video' or 'images'.")
-        if math.isqrt(self.frames_per_image) ** 2 != self.frames_per_image:
-            raise ValueError(f"frames_per_image must be a square number (1, 4, 9, ...), got {self.frames_per_image}.")
-        for name in ("video_max_pixels", "image_max_pixels", "video_maxlen", "video_num_frames"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if self.max_portraits < 0:
-            raise ValueError(f"max_portraits must be >= 0, got {self.max_portraits}.")
-
-    def frame_sampling(self) -> FrameSampling:
-        """The `FrameSampling` these settings describe (`video_*` are LLaMA-Factory's names for its fields)."""
-        if self.video_fps is not None:
-            return FrameSampling(fps=self.video_fps, max_frames=self.video_maxlen)
-        return FrameSampling(num_frames=self.video_num_frames)
-
-    def sampler(self) -> ClipSampler:
-        """The `ClipSampler` these settings describe."""
-        return ClipSampler.of(self.frame_sampling())
-
-    def save(self, folder: str | Path) -> Path:
-        """Write the settings as `folder/movie101v2_prompt.json`."""
-        path = Path(folder) / PROMPT_SETTINGS_FILE
-        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def load(cls, folder: str | Path) -> PromptSettings:
-        """Read the settings a training run saved with its adapter.
-
-        Raises:
-            FileNotFoundError: the folder has no `movie101v2_prompt.json`.
-        """
-        path = Path(folder) / PROMPT_SETTINGS_FILE
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} does not exist: {folder} was not written by recipes/sft_lora.py. Pass the prompt options "
-                "(--video_num_frames, --max_portraits, ...) explicitly instead."
-            )
-        values = json.loads(path.read_text("utf-8"))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-
-_OVERRIDE_HELP = {
-    "input_mode": "video (frames as one video) or images (frames tiled into images).",
-    "video_num_frames": "Frames per clip, uniform over the clip (default 16).",
-    "video_fps": "Sample at this rate instead, at most --video-maxlen frames.",
-    "video_maxlen": "Frame cap with --video-fps (default 16).",
-    "video_max_pixels": "Pixel budget per frame (default 65536).",
-    "image_max_pixels": "Pixel budget per portrait (default 50176).",
-    "frames_per_image": "images mode: frames per tiled image (a square number).",
-    "max_portraits": "Cast portraits with names in the prompt (default 5; 0 for none).",
-    "instruction": "The request after the frames (default: the package's instruction).",
-    "identified_characters_column": "A column of names recognised on screen to list in the prompt (--faces sets "
-    "it); off by default.",
-}
-
-
-@dataclass(kw_only=True)
-class PromptOverrides:
-    """`PromptSettings` fields a job may set; None keeps the adapter's saved value (else the default).
-
-    Jobs that build prompts (narrate, bench) take these as options of their own, so one declaration gives the
-    command line its flags: `--video-num-frames 8`, `--max-portraits 0`, ...
-
-    Example:
-        >>> PromptOverrides(video_num_frames=8).prompt
-        {'video_num_frames': 8}
-    """
-
-    input_mode: str | None = field(default=None, metadata={"help": _OVERRIDE_HELP["input_mode"]})
-    video_num_frames: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_num_frames"]})
-    video_fps: float | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_fps"]})
-    video_maxlen: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_maxlen"]})
-    video_max_pixels: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["video_max_pixels"]})
-    image_max_pixels: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["image_max_pixels"]})
-    frames_per_image: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["frames_per_image"]})
-    max_portraits: int | None = field(default=None, metadata={"help": _OVERRIDE_HELP["max_portraits"]})
-    instruction: str | None = field(default=None, metadata={"help": _OVERRIDE_HELP["instruction"]})
-    identified_characters_column: str | None = field(
-        default=None, metadata={"help": _OVERRIDE_HELP["identified_characters_column"]}
-    )
-
-    @property
-    def prompt(self) -> dict[str, Any]:
-        """The overrides that are set."""
-        return {f.name: getattr(self, f.name) for f in fields(PromptOverrides) if getattr(self, f.name) is not None}
-
-
-# Frame times go to processors as indices of a millisecond clock (`VideoMetadata.timestamps` is index / fps).
-_CLOCK = 1000
-
-
-def clip_metadata(frames: Any, start: float, end: float, times: Sequence[float] | Any | None = None) -> Any:
-    """`VideoMetadata` telling a processor the clip time of each frame: `times` (seconds of the movie, as the
-    sampler decoded them) less `start`, to the millisecond; without `times`, frames spread evenly over the clip.
-
-    Qwen3-VL and SmolVLM print these times in the prompt; Qwen2.5-VL takes the sampled rate from them.
-
-    Example:
-        >>> import torch
-        >>> meta = clip_metadata(torch.zeros(4, 3, 2, 2), 10.0, 14.0, [10.5, 11.5, 12.5, 13.5])
-        >>> meta.timestamps, meta.sampled_fps
-        ([0.5, 1.5, 2.5, 3.5], 1.0)
-    """
-    from transformers.video_utils import VideoMetadata
-
-    count = int(frames.shape[0])
-    duration = max(float(end) - float(start), 1e-3)
-    if times is None:
-        times = sample_times(float(start), float(start) + duration, count)
-    indices = [max(0, round((float(t) - float(start)) * _CLOCK)) for t in times]
-    return VideoMetadata(
-        total_num_frames=max(round(duration * _CLOCK), indices[-1] + 1),
-        fps=float(_CLOCK),
-        frames_indices=indices,
-        duration=duration,
-        height=int(frames.shape[-2]),
-        width=int(frames.shape[-1]),
-    )
-
-
-def keyframes_to_frames(images: Sequence[Any]) -> Any:
-    """Keyframe images (PIL) as a uint8 T x C x H x W tensor, every image resized to the first one's size.
-
-    Example:
-        >>> from PIL import Image
-        >>> keyframes_to_frames([Image.new("RGB", (8, 6)), Image.new("RGB", (16, 12))]).shape
-        torch.Size([2, 3, 6, 8])
-    """
-    import numpy as np
-    import torch
-
-    size = images[0].size
-    arrays = [np.array(image.convert("RGB").resize(size)) for image in images]
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-
-
-def fit_pixels(frames: Any, max_pixels: int) -> Any:
-    """Downscale uint8 frames (T x C x H x W or C x H x W) to at most `max_pixels` per frame, aspect kept.
-
-    Example:
-        >>> import torch
-        >>> fit_pixels(torch.zeros(2, 3, 480, 640, dtype=torch.uint8), 120 * 160).shape
-        torch.Size([2, 3, 120, 160])
-    """
-    import torch
-
-    height, width = frames.shape[-2:]
-    if height * width <= max_pixels:
-        return frames
-    scale = math.sqrt(max_pixels / (height * width))
-    size = (max(1, math.floor(height * scale)), max(1, math.floor(width * scale)))
-    batch = frames if frames.ndim == 4 else frames[None]
-    resized = torch.nn.functional.interpolate(batch.float(), size=size, mode="bilinear", antialias=True)
-    resized = resized.round().clamp(0, 255).to(torch.uint8)
-    return resized if frames.ndim == 4 else resized[0]
-
-
-def tile_frames(frames: Any, frames_per_image: int) -> list[Any]:
-    """Tile T frames (T x C x H x W) into grid images of `frames_per_image` frames, in reading order.
-
-    The last image is padded with black cells when T is not a multiple of `frames_per_image`.
-
-    Example:
-        >>> import torch
-        >>> [tuple(t.shape) for t in tile_frames(torch.zeros(6, 3, 10, 20, dtype=torch.uint8), 4)]
-        [(3, 20, 40), (3, 20, 40)]
-    """
-    import torch
-
-    side = math.isqrt(frames_per_image)
-    count = frames.shape[0]
-    images = []
-    for first in range(0, count, frames_per_image):
-        cells = list(frames[first : first + frames_per_image])
-        cells += [torch.zeros_like(frames[0])] * (frames_per_image - len(cells))
-        rows = [torch.cat(cells[r * side : (r + 1) * side], dim=-1) for r in range(side)]
-        images.append(torch.cat(rows, dim=-2))
-    return images
-
-
-def to_pil(image: Any) -> Any:
-    """A PIL image from a PIL image or a uint8 C x H x W tensor (a frame or a tile)."""
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        return image.convert("RGB")
-    return Image.fromarray(image.permute(1, 2, 0).numpy())  # a C x H x W uint8 tensor
 
 
 @dataclass
@@ -537,31 +286,3 @@ class NarrationCollator:
         # Appends of whole lines from DataLoader workers of one rank do not interleave within a line.
         with open(folder / f"rank-{rank}.txt", "a", encoding="utf-8") as handle:
             handle.write("".join(f"{clip_id}\n" for clip_id in clip_ids))
-
-
-def _images_then_frames(image_pixels: Any, images: Any, frames: Any) -> Any:
-    """Per sample, its real images (`image_pixels[i, j]` not all zero: the padding SmolVLM's model drops too) and
-    then its video frames, zero-padded to one batch tensor (B x N x ... for pixels and their attention masks)."""
-    import torch
-
-    samples = []
-    for i in range(images.shape[0]):
-        real = image_pixels[i].flatten(1).any(dim=1)
-        samples.append(torch.cat([images[i][real], frames[i]]))
-    count = max(sample.shape[0] for sample in samples)
-    height = max(sample.shape[-2] for sample in samples)
-    width = max(sample.shape[-1] for sample in samples)
-    out = torch.zeros((len(samples), count, *samples[0].shape[1:-2], height, width), dtype=images.dtype)
-    for i, sample in enumerate(samples):
-        out[i, : sample.shape[0], ..., : sample.shape[-2], : sample.shape[-1]] = sample
-    return out
-
-
-def _pil_to_tensor(image: Any) -> Any:
-    import numpy as np
-    import torch
-
-    if torch.is_tensor(image):
-        return image
-    array = np.asarray(image.convert("RGB"))
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
