@@ -53,6 +53,52 @@ def mini_prepared(mini_release, tmp_path_factory) -> Path:
     return out
 
 
+SAMPLE_RELEASE = Path(__file__).resolve().parent / ".." / "shared" / "movie101v2-sample"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random Qwen2.5-VL with its real processor classes (the examples' model)."""
+    from movie101v2_hf.testing import make_tiny_video_llm
+
+    return make_tiny_video_llm(tmp_path_factory.mktemp("tiny-model") / "qwen2.5-vl")
+
+
+@pytest.fixture(scope="session")
+def mini_shotbench(tmp_path_factory) -> Path:
+    """A mini-ShotBench in the official layout (test.tsv, image/, video/)."""
+    from movie101v2_hf.shotbench import make_mini_shotbench
+
+    return make_mini_shotbench(tmp_path_factory.mktemp("shotbench") / "ShotBench", per_category=1)
+
+
+def _sample_release(_: pytest.FixtureRequest) -> str:
+    if not (SAMPLE_RELEASE / "Movie101v2" / "data").is_dir():
+        pytest.skip(f"the real release sample is not at {SAMPLE_RELEASE.resolve()}")
+    return str(SAMPLE_RELEASE.resolve())
+
+
+def _clips(split: str) -> Callable[[pytest.FixtureRequest], Any]:
+    def load(request: pytest.FixtureRequest) -> Any:
+        from movie101v2_hf.data.loading import load_clips
+
+        return load_clips(str(request.getfixturevalue("mini_prepared")), "en", split)
+
+    return load
+
+
+def _processor(request: pytest.FixtureRequest) -> Any:
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(request.getfixturevalue("tiny_model"))
+
+
+def _model(request: pytest.FixtureRequest) -> Any:
+    from transformers import AutoModelForImageTextToText
+
+    return AutoModelForImageTextToText.from_pretrained(request.getfixturevalue("tiny_model"))
+
+
 def _themes(request: pytest.FixtureRequest) -> str:
     path = request.getfixturevalue("tmp_path") / "themes.txt"
     path.write_text("a lighthouse keeper and a stray dog\n", encoding="utf-8")
@@ -74,12 +120,35 @@ _NAMESPACE: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
     "themes_file": _themes,
     "mini_release": lambda request: request.getfixturevalue("mini_release"),
     "mini_dataset": lambda request: str(request.getfixturevalue("mini_prepared")),
+    "mini_shotbench": lambda request: str(request.getfixturevalue("mini_shotbench")),
+    "sample_release": _sample_release,
+    "train": _clips("train"),
+    "test": _clips("test"),
+    "tiny_model": lambda request: str(request.getfixturevalue("tiny_model")),
+    "processor": _processor,
+    "model": _model,
     "ScriptedJudgeServer": _import("movie101v2_hf.testing", "ScriptedJudgeServer"),
     "OpenAILLM": _import("movie101v2_hf.llm", "OpenAILLM"),
     "ResponseCache": _import("movie101v2_hf.llm", "ResponseCache"),
     "make_llm": _import("movie101v2_hf.llm", "make_llm"),
     "load_split": _import("movie101v2_hf.data.loading", "load_split"),
+    "LocalHub": _import("movie101v2_hf.testing", "LocalHub"),
 }
+
+
+def _names_used(sources: Any) -> set[str]:
+    """The identifiers an example's code uses (not the words of its strings)."""
+    import io
+    import tokenize
+
+    names: set[str] = set()
+    for source in sources:
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        except (tokenize.TokenError, SyntaxError):  # a continued statement: its lines come together
+            continue
+        names.update(token.string for token in tokens if token.type == tokenize.NAME)
+    return names
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +157,6 @@ def _doctest_names(request: pytest.FixtureRequest) -> None:
 
     if not isinstance(request.node, DoctestItem):
         return
-    source = "\n".join(example.source for example in request.node.dtest.examples)
+    names = _names_used(example.source for example in request.node.dtest.examples)
     namespace = request.getfixturevalue("doctest_namespace")
-    namespace.update({name: make(request) for name, make in _NAMESPACE.items() if name in source})
+    namespace.update({name: make(request) for name, make in _NAMESPACE.items() if name in names})

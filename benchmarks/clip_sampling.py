@@ -65,50 +65,10 @@ def main() -> None:
     n = args.num_frames
     torch.set_num_threads(1)  # decoding is what we measure; keep torch from competing for the 2 cores
 
-    sampler = ClipSampler(num_frames=n)
-    decoder = VideoDecoder(str(movie), seek_mode="approximate")
-    sampler.decode(str(movie), *clips[0])  # both open their decoder outside the timing
-
-    def run_sampler() -> None:
-        for start, end in clips:
-            sampler.decode(str(movie), start, end)
-
-    def run_reference() -> None:
-        for start, end in clips:
-            decoder.get_frames_played_at(seconds=sample_times(start, end, n))
-
-    # alternate the two for a few rounds and keep each one's best, so neither gets a warmer cache or CPU
-    best = {run_sampler: 0.0, run_reference: 0.0}
-    for _ in range(args.rounds):
-        for way in best:
-            began = time.perf_counter()
-            way()
-            best[way] = max(best[way], rate(len(clips), time.perf_counter() - began))
-    ours, reference = best[run_sampler], best[run_reference]
-
+    ours, reference = sampler_and_reference(str(movie), clips, n, args.rounds)
     naive_clips = clips[: args.naive_clips]
-    rows = Dataset.from_dict({"video": [str(movie)] * len(naive_clips)}).cast_column("video", Video())
-    began = time.perf_counter()
-    for i, (start, end) in enumerate(naive_clips):
-        rows[i]["video"].get_frames_played_at(seconds=sample_times(start, end, n))
-    naive = rate(len(naive_clips), time.perf_counter() - began)
-
-    table = Dataset.from_dict(
-        {
-            "clip_id": [f"c{i}" for i in range(len(clips))],
-            "start": [s for s, _ in clips],
-            "end": [e for _, e in clips],
-            "video": [str(movie)] * len(clips),
-        }
-    ).cast_column("video", Video())
-    loader_rates = {}
-    for workers in (1, 2):
-        loader = torch.utils.data.DataLoader(
-            ClipSampler(num_frames=n).apply(table), batch_size=1, num_workers=workers, collate_fn=collate_clips
-        )
-        began = time.perf_counter()
-        count = sum(len(batch["clip_id"]) for batch in loader)
-        loader_rates[workers] = rate(count, time.perf_counter() - began)
+    naive = naive_rate(str(movie), naive_clips, n)
+    loaders = loader_rates(str(movie), clips, n)
 
     print(f"\nmovie: {args.duration}s 854x480 25 fps, keyframe every 10 s; {n} frames per clip of 2-20 s\n")
     print(f"{'way':<14} {'clips':>6} {'clips/s':>9}")
@@ -116,17 +76,71 @@ def main() -> None:
         ("sampler", len(clips), ours),
         ("reference", len(clips), reference),
         ("naive", len(naive_clips), naive),
-        ("dataloader-1", len(clips), loader_rates[1]),
-        ("dataloader-2", len(clips), loader_rates[2]),
+        ("dataloader-1", len(clips), loaders[1]),
+        ("dataloader-2", len(clips), loaders[2]),
     ]:
         print(f"{name:<14} {clips_count:>6} {value:>9.2f}")
     print()
     for label, ratio, target in [
         ("sampler / reference", ours / reference, 0.95),
         ("sampler / naive", ours / naive, 1.5),
-        ("2 workers / 1 worker", loader_rates[2] / loader_rates[1], 1.7),
+        ("2 workers / 1 worker", loaders[2] / loaders[1], 1.7),
     ]:
         print(f"{label:<22} {ratio:6.2f}x   target >= {target}x   {'met' if ratio >= target else 'NOT met'}")
+
+
+def sampler_and_reference(movie: str, clips: list[tuple[float, float]], n: int, rounds: int) -> tuple[float, float]:
+    """Clips/s of the sampler and of torchcodec used directly with one open decoder, alternated for `rounds`
+    rounds, each one's best kept, so that neither gets a warmer cache or CPU."""
+    sampler = ClipSampler(num_frames=n)
+    decoder = VideoDecoder(movie, seek_mode="approximate")
+    sampler.decode(movie, *clips[0])  # both open their decoder outside the timing
+
+    def run_sampler() -> None:
+        for start, end in clips:
+            sampler.decode(movie, start, end)
+
+    def run_reference() -> None:
+        for start, end in clips:
+            decoder.get_frames_played_at(seconds=sample_times(start, end, n))
+
+    best = {run_sampler: 0.0, run_reference: 0.0}
+    for _ in range(rounds):
+        for way in best:
+            began = time.perf_counter()
+            way()
+            best[way] = max(best[way], rate(len(clips), time.perf_counter() - began))
+    return best[run_sampler], best[run_reference]
+
+
+def naive_rate(movie: str, clips: list[tuple[float, float]], n: int) -> float:
+    """Clips/s of the naive way: a `Video` column decoded row by row (a new decoder per row)."""
+    rows = Dataset.from_dict({"video": [movie] * len(clips)}).cast_column("video", Video())
+    began = time.perf_counter()
+    for i, (start, end) in enumerate(clips):
+        rows[i]["video"].get_frames_played_at(seconds=sample_times(start, end, n))
+    return rate(len(clips), time.perf_counter() - began)
+
+
+def loader_rates(movie: str, clips: list[tuple[float, float]], n: int) -> dict[int, float]:
+    """Clips/s of the sampler as a dataset transform in a DataLoader with 1 and 2 workers."""
+    table = Dataset.from_dict(
+        {
+            "clip_id": [f"c{i}" for i in range(len(clips))],
+            "start": [s for s, _ in clips],
+            "end": [e for _, e in clips],
+            "video": [movie] * len(clips),
+        }
+    ).cast_column("video", Video())
+    rates = {}
+    for workers in (1, 2):
+        loader = torch.utils.data.DataLoader(
+            ClipSampler(num_frames=n).apply(table), batch_size=1, num_workers=workers, collate_fn=collate_clips
+        )
+        began = time.perf_counter()
+        count = sum(len(batch["clip_id"]) for batch in loader)
+        rates[workers] = rate(count, time.perf_counter() - began)
+    return rates
 
 
 if __name__ == "__main__":

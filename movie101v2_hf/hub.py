@@ -50,6 +50,32 @@ def _hub_request(what: str, repo_id: str) -> Iterator[None]:
         ) from None
 
 
+_PUBLISH_REFUSAL = (
+    "Movie101v2's terms (the Movie101 Dataset License Agreement v1.0) forbid public distribution of the dataset "
+    "and its derivatives, and a prepared folder is one. Push it to a private repo; if the Movie101 authors "
+    "allowed you to publish it, pass --i-have-the-licensors-permission (licensor_permission=True)."
+)
+
+
+def _prepared_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a prepared folder, warning when its clips point at movies only this machine has."""
+    manifest_path = folder / MANIFEST
+    if not (folder / "README.md").is_file() or not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"{folder} is not a folder written by `movie101v2 prepare` (no README.md or {MANIFEST}). "
+            "Run `movie101v2 prepare --release DIR --out DIR` first and push its --out folder."
+        )
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    video_source = manifest.get("video_source")
+    if video_source and "://" not in video_source:
+        logger.warning(
+            "The clip rows point at movies on this machine (%s); on the Hub their `video` paths will not resolve for "
+            "others. Prepare with --video-base hf://datasets/ORG/NAME/videos or a URL to publish decodable clips.",
+            video_source,
+        )
+    return manifest
+
+
 def push_dataset(
     folder: str | Path,
     repo_id: str,
@@ -95,27 +121,9 @@ def push_dataset(
     from huggingface_hub import HfApi
 
     folder = Path(folder)
-    manifest_path = folder / MANIFEST
-    if not (folder / "README.md").is_file() or not manifest_path.is_file():
-        raise FileNotFoundError(
-            f"{folder} is not a folder written by `movie101v2 prepare` (no README.md or {MANIFEST}). "
-            "Run `movie101v2 prepare --release DIR --out DIR` first and push its --out folder."
-        )
-    refusal = (
-        "Movie101v2's terms (the Movie101 Dataset License Agreement v1.0) forbid public distribution of the dataset "
-        "and its derivatives, and a prepared folder is one. Push it to a private repo; if the Movie101 authors "
-        "allowed you to publish it, pass --i-have-the-licensors-permission (licensor_permission=True)."
-    )
+    manifest = _prepared_manifest(folder)
     if not private and not licensor_permission:
-        raise PublishRefusedError(f"refusing to create {repo_id!r} as a public dataset. {refusal}")
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    video_source = manifest.get("video_source")
-    if video_source and "://" not in video_source:
-        logger.warning(
-            "The clip rows point at movies on this machine (%s); on the Hub their `video` paths will not resolve for "
-            "others. Prepare with --video-base hf://datasets/ORG/NAME/videos or a URL to publish decodable clips.",
-            video_source,
-        )
+        raise PublishRefusedError(f"refusing to create {repo_id!r} as a public dataset. {_PUBLISH_REFUSAL}")
     api = HfApi(token=token)
     with _hub_request(f"create the dataset repo {repo_id!r}", repo_id):
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
@@ -124,7 +132,9 @@ def push_dataset(
         with _hub_request(f"read the visibility of {repo_id!r}", repo_id):
             public = not api.repo_info(repo_id, repo_type="dataset").private
         if public:
-            raise PublishRefusedError(f"{repo_id!r} exists and is public: uploading would publish it. {refusal}")
+            raise PublishRefusedError(
+                f"{repo_id!r} exists and is public: uploading would publish it. {_PUBLISH_REFUSAL}"
+            )
     with _hub_request(f"upload {folder} to {repo_id!r}", repo_id):
         commit = api.upload_folder(
             folder_path=str(folder),
@@ -252,11 +262,27 @@ def narration_model_card(
         >>> card.data.base_model
         'Qwen/Qwen2.5-VL-7B-Instruct'
     """
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard
 
     eval_results = eval_results_from_file(results) if isinstance(results, (str, Path)) else (results or None)
+    data = _model_card_data(model_name, base_model, dataset, config, adapter=adapter, eval_results=eval_results)
+    rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in (hyperparameters or {}).items())
+    sections = {
+        "usage": _usage(model_name, base_model, adapter=adapter),
+        "scores": _scores_section(eval_results, config),
+        "training": rows + (f"\n\nThe recipe:\n\n```yaml\n{recipe.strip()}\n```" if recipe else ""),
+    }
+    return ModelCard(_model_card_text(data.to_yaml(), model_name, base_model, config, adapter=adapter, **sections))
+
+
+def _model_card_data(
+    model_name: str, base_model: str, dataset: str, config: str, *, adapter: bool, eval_results: list[Any] | None
+) -> Any:
+    """The card's metadata (YAML header): base model, dataset, languages, library, tags, the `model-index`."""
+    from huggingface_hub import ModelCardData
+
     dataset_id = _dataset_repo_id(dataset)
-    data = ModelCardData(
+    return ModelCardData(
         model_name=model_name,
         base_model=base_model,
         datasets=[dataset_id] if dataset_id else None,
@@ -266,12 +292,22 @@ def narration_model_card(
         tags=["movie101v2", "audio-description", "video-captioning", "trl", "sft"] + (["lora"] if adapter else []),
         eval_results=eval_results,
     )
-    rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in (hyperparameters or {}).items())
-    usage = _usage(model_name, base_model, adapter=adapter)
-    scores = _scores_section(eval_results, config)
-    recipe_text = f"\n\nThe recipe:\n\n```yaml\n{recipe.strip()}\n```" if recipe else ""
+
+
+def _model_card_text(
+    header: str,
+    model_name: str,
+    base_model: str,
+    config: str,
+    *,
+    adapter: bool,
+    usage: str,
+    scores: str,
+    training: str,
+) -> str:
+    """The card's text: what the model is, its use, training, evaluation, the data's terms, the citation."""
     content = f"""---
-{data.to_yaml()}
+{header}
 ---
 
 # {model_name}
@@ -296,7 +332,7 @@ vision encoder frozen, visual projector and LoRA adapters on the language model 
 
 | setting | value |
 |---|---|
-{rows}{recipe_text}
+{training}
 
 ## Evaluation
 
@@ -315,7 +351,29 @@ your use of a model trained on it fits those terms.
 {CITATION}
 ```
 """
-    return ModelCard(content)
+    return content
+
+
+def _model_card_for(folder: Path, repo_id: str, base_model: str, *, merge: bool, results: str | Path | None) -> Any:
+    """The card to upload: the folder's own, unless scores are given or the model is merged (then one is made
+    from the training settings, with the scores given or those of the folder's card)."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(folder / "README.md") if (folder / "README.md").is_file() else None
+    if card is not None and results is None and not merge:
+        return card
+    settings_file = folder / "training_settings.json"
+    settings = json.loads(settings_file.read_text("utf-8")) if settings_file.is_file() else {}
+    return narration_model_card(
+        model_name=repo_id,
+        base_model=base_model,
+        dataset=settings.get("dataset", "movie101v2"),
+        config=settings.get("config", "en"),
+        adapter=not merge,
+        hyperparameters=settings.get("hyperparameters"),
+        recipe=settings.get("recipe"),
+        results=results if results is not None or card is None else card.data.eval_results,
+    )
 
 
 def push_model(
@@ -354,7 +412,7 @@ def push_model(
         >>> push_model("runs/qwen2.5-vl-7b-en", "my-org/qwen2.5-vl-7b-movie101v2-en")  # doctest: +SKIP
         'https://huggingface.co/my-org/qwen2.5-vl-7b-movie101v2-en/commit/...'
     """
-    from huggingface_hub import HfApi, ModelCard
+    from huggingface_hub import HfApi
 
     folder = Path(folder)
     adapter_config = folder / "adapter_config.json"
@@ -370,25 +428,7 @@ def push_model(
         if merge:
             upload = Path(staging) / "merged"  # beside card/, never holding it
             merge_adapter(folder, base_model, upload)
-        card = ModelCard.load(folder / "README.md") if (folder / "README.md").is_file() else None
-        if card is None or results is not None or merge:
-            if results is None and card is not None:
-                results = card.data.eval_results
-            settings = (
-                json.loads((folder / "training_settings.json").read_text("utf-8"))
-                if (folder / "training_settings.json").is_file()
-                else {}
-            )
-            card = narration_model_card(
-                model_name=repo_id,
-                base_model=base_model,
-                dataset=settings.get("dataset", "movie101v2"),
-                config=settings.get("config", "en"),
-                adapter=not merge,
-                hyperparameters=settings.get("hyperparameters"),
-                recipe=settings.get("recipe"),
-                results=results,
-            )
+        card = _model_card_for(folder, repo_id, base_model, merge=merge, results=results)
         card_dir = Path(staging) / "card"
         card_dir.mkdir()
         card.save(card_dir / "README.md")

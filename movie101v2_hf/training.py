@@ -14,10 +14,12 @@ leaves the stream whole; `stream_sharding` says which of the two ways a run will
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .prompting import PromptSettings
@@ -74,8 +76,9 @@ def stream_sharding(rows: Any, num_processes: int) -> str:
     """How `accelerate` will give each of `num_processes` processes its own clips of a stream.
 
     Example:
-        >>> stream_sharding(train, 8)  # doctest: +SKIP
-        'by file: 64 Parquet files over 8 processes'
+        >>> from movie101v2_hf.data.loading import load_clips
+        >>> stream_sharding(load_clips(mini_dataset, "en", "train", streaming=True), 1)  # doctest: +ELLIPSIS
+        'single process'
     """
     shards = getattr(rows, "num_shards", None) or getattr(rows, "n_shards", 1)
     if num_processes <= 1:
@@ -94,7 +97,7 @@ def find_modules(model: Any) -> dict[str, list[str]]:
         `{"vision": [...], "projector": [...], "language": [...]}`, outermost names only.
 
     Example:
-        >>> find_modules(model)["projector"]  # doctest: +SKIP
+        >>> find_modules(model)["projector"]
         ['model.visual.merger']
     """
     found: dict[str, list[str]] = {"vision": [], "projector": [], "language": []}
@@ -119,7 +122,8 @@ def lora_config(model: Any, model_args: Any, *, train_projector: bool = True) ->
     `model_args` is TRL's `ModelConfig`; its `lora_target_modules` and `lora_modules_to_save` win when given.
 
     Example:
-        >>> lora_config(model, ModelConfig(lora_r=16)).modules_to_save  # doctest: +SKIP
+        >>> from trl import ModelConfig
+        >>> lora_config(model, ModelConfig(lora_r=16)).modules_to_save
         ['model.visual.merger']
     """
     from peft import LoraConfig
@@ -171,7 +175,7 @@ def freeze_vision_tower(model: Any) -> list[str]:
     """Freeze the vision encoder (not the projector) for full fine-tuning; returns the frozen modules' names.
 
     Example:
-        >>> freeze_vision_tower(model)  # doctest: +SKIP
+        >>> freeze_vision_tower(model)
         ['model.visual']
     """
     parts = find_modules(model)
@@ -193,8 +197,12 @@ def stream_steps(rows: Any, training_args: Any, *, max_samples: int | None = Non
             `max_steps` yourself.
 
     Example:
-        >>> stream_steps(train, SFTConfig(num_train_epochs=3, per_device_train_batch_size=1, gradient_accumulation_steps=8))  # doctest: +SKIP
-        15532
+        >>> from trl import SFTConfig
+        >>> from movie101v2_hf.data.loading import load_clips
+        >>> stream = load_clips(mini_dataset, "en", "train", streaming=True)
+        >>> stream_steps(stream, SFTConfig(output_dir=str(tmp), num_train_epochs=3, gradient_accumulation_steps=2,
+        ...                                per_device_train_batch_size=1, use_cpu=True, bf16=False))
+        9
     """
     from accelerate import PartialState
 
@@ -230,16 +238,22 @@ def check_no_token_in_recipe(training_args: Any) -> None:
 
 
 def load_model_and_processor(model_args: Any) -> tuple[Any, Any]:
-    """The vision-language model and processor a TRL `ModelConfig` names (the ShotBench recipes' start).
+    """The vision-language model and processor a TRL `ModelConfig` names (every recipe's start).
 
     Example:
-        >>> model, processor = load_model_and_processor(model_args)  # doctest: +SKIP
+        >>> from trl import ModelConfig
+        >>> model, processor = load_model_and_processor(ModelConfig(model_name_or_path=tiny_model, dtype="float32"))
+        >>> type(model).__name__, type(processor).__name__
+        ('Qwen2_5_VLForConditionalGeneration', 'Qwen2_5_VLProcessor')
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
     model = AutoModelForImageTextToText.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, dtype=model_args.dtype
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        dtype=model_args.dtype,
+        attn_implementation=getattr(model_args, "attn_implementation", None),
     )
     return model, processor
 
@@ -252,3 +266,109 @@ def train_and_save(trainer: Any, training_args: Any, processor: Any) -> Any:
     if trainer.accelerator.is_main_process:
         processor.save_pretrained(training_args.output_dir)
     return trainer
+
+
+# -- the narration recipe's steps (recipes/sft_lora.py) ------------------------------------------------------------
+
+
+def narration_datasets(script_args: Any, training_args: Any, narration_args: Any, settings: PromptSettings) -> Any:
+    """The train and eval clip rows of a TRL `ScriptArguments` (eval only when `eval_strategy` is not `no`),
+    with the names `movie101v2 faces` found on screen when the recipe lists them; frames are decoded later, by
+    the collator in the DataLoader workers. A streamed train split without `max_steps` gets the steps of its
+    epochs (`stream_steps`)."""
+    from .data.loading import load_clips
+    from .faces import add_identified_characters
+
+    def clips(split: str, max_samples: int | None, streaming: bool = False) -> Any:
+        rows = load_clips(
+            script_args.dataset_name,
+            script_args.dataset_config,
+            split,
+            streaming=streaming,
+            movie_ids=narration_args.movie_ids,
+            max_samples=max_samples,
+        )
+        if narration_args.faces_file:
+            rows = add_identified_characters(rows, narration_args.faces_file, settings.identified_characters_column)
+        return rows
+
+    streaming = script_args.dataset_streaming
+    train = clips(script_args.dataset_train_split, narration_args.max_train_samples, streaming)
+    evaluation = None
+    if training_args.eval_strategy != "no":
+        evaluation = clips(script_args.dataset_test_split, narration_args.max_eval_samples)
+    if streaming and training_args.max_steps <= 0:
+        training_args.max_steps = stream_steps(
+            train, training_args, max_samples=narration_args.max_train_samples, filtered=bool(narration_args.movie_ids)
+        )
+    return train, evaluation
+
+
+def narration_hyperparameters(trainer: Any, training_args: Any, model_args: Any, settings: PromptSettings) -> dict:
+    """The settings a narration run's card and `training_settings.json` list."""
+    sampling = settings.frame_sampling()
+    return {
+        "epochs": training_args.num_train_epochs,
+        "max_steps": trainer.state.max_steps,
+        "per_device_train_batch_size": training_args.per_device_train_batch_size,
+        "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+        "processes": trainer.accelerator.num_processes,
+        "learning_rate": training_args.learning_rate,
+        "lr_scheduler_type": str(training_args.lr_scheduler_type),
+        "lora_r": model_args.lora_r,
+        "lora_alpha": model_args.lora_alpha,
+        "lora_dropout": model_args.lora_dropout,
+        "video_frames": sampling.num_frames
+        if sampling.num_frames is not None
+        else f"{sampling.fps} fps, <= {sampling.max_frames}",
+        "video_max_pixels": settings.video_max_pixels,
+        "max_portraits": settings.max_portraits,
+        "input_mode": settings.input_mode,
+        "max_length": training_args.max_length,
+        "seed": training_args.seed,
+    }
+
+
+def save_narration_run(
+    trainer: Any,
+    args: tuple[Any, Any, Any, Any],
+    settings: PromptSettings,
+    *,
+    adapter: bool,
+    push_to_hub: bool,
+    recipe_text: str | None = None,
+) -> None:
+    """On the main process: the prompt settings, `training_settings.json` and the model card beside the weights,
+    then the push to the Hub when asked (`args`: the recipe's script, training, model and narration arguments)."""
+    from .hub import narration_model_card, push_model
+
+    script_args, training_args, model_args, narration_args = args
+    output_dir = Path(training_args.output_dir)
+    settings.save(output_dir)  # `movie101v2 narrate --adapter` rebuilds the same prompts from it
+    hyperparameters = narration_hyperparameters(trainer, training_args, model_args, settings)
+    run = {
+        "base_model": model_args.model_name_or_path,
+        "dataset": script_args.dataset_name,
+        "config": script_args.dataset_config,
+        "split": script_args.dataset_train_split,
+        "hyperparameters": hyperparameters,
+        "recipe": recipe_text,
+    }
+    (output_dir / "training_settings.json").write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n")
+    model_id = training_args.hub_model_id or output_dir.name
+    card = narration_model_card(
+        model_name=model_id,
+        base_model=model_args.model_name_or_path,
+        dataset=script_args.dataset_name,
+        config=script_args.dataset_config,
+        adapter=adapter,
+        hyperparameters=hyperparameters,
+        recipe=recipe_text,
+        results=narration_args.eval_results,
+    )
+    card.save(output_dir / "README.md")
+    trainer.accelerator.print(f"Saved the model, processor, prompt settings and card to {output_dir}.")
+    if push_to_hub:
+        private = bool(training_args.hub_private_repo)
+        url = push_model(output_dir, model_id, results=narration_args.eval_results, private=private)
+        trainer.accelerator.print(f"Pushed to the Hub: {url}")

@@ -18,25 +18,25 @@ Every field of the YAML can be overridden on the command line (`--learning_rate 
 `--dataset_name my-org/movie101v2`, `--dataset_streaming true --max_steps 3000`, `--push_to_hub true`).
 """
 
-import json
 import sys
 from pathlib import Path
 
 from peft import PeftModel
-from transformers import AutoModelForImageTextToText, AutoProcessor
 from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser
 
-from movie101v2_hf.data.loading import load_clips, load_portraits
-from movie101v2_hf.faces import IDENTIFIED_COLUMN, add_identified_characters
-from movie101v2_hf.hub import eval_results_from_file, narration_model_card, push_model
+from movie101v2_hf.data.loading import load_portraits
+from movie101v2_hf.faces import IDENTIFIED_COLUMN
+from movie101v2_hf.hub import eval_results_from_file
 from movie101v2_hf.prompting import NarrationCollator
 from movie101v2_hf.training import (
     NarrationArguments,
     check_no_token_in_recipe,
     freeze_vision_tower,
+    load_model_and_processor,
     lora_config,
+    narration_datasets,
+    save_narration_run,
     stream_sharding,
-    stream_steps,
 )
 
 
@@ -50,51 +50,16 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
         narration_args.identified_characters_column = narration_args.identified_characters_column or IDENTIFIED_COLUMN
     settings = narration_args.prompt_settings()
 
-    # Model and processor
-    processor = AutoProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
-    model = AutoModelForImageTextToText.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        dtype=model_args.dtype,
-        attn_implementation=model_args.attn_implementation,
-    )
+    # Model and processor; the vision encoder stays frozen (LoRA and full fine-tuning alike)
+    model, processor = load_model_and_processor(model_args)
+    peft_config = None
     if model_args.use_peft:
         peft_config = lora_config(model, model_args, train_projector=narration_args.train_projector)
     else:
-        peft_config = None
-        freeze_vision_tower(model)  # full fine-tuning still keeps the vision encoder frozen
+        freeze_vision_tower(model)
 
-    # Data: clip rows; frames are decoded by the collator, in the DataLoader workers
-    streaming = script_args.dataset_streaming
-    train_dataset = load_clips(
-        script_args.dataset_name,
-        script_args.dataset_config,
-        script_args.dataset_train_split,
-        streaming=streaming,
-        movie_ids=narration_args.movie_ids,
-        max_samples=narration_args.max_train_samples,
-    )
-    eval_dataset = None
-    if training_args.eval_strategy != "no":
-        eval_dataset = load_clips(
-            script_args.dataset_name,
-            script_args.dataset_config,
-            script_args.dataset_test_split,
-            movie_ids=narration_args.movie_ids,
-            max_samples=narration_args.max_eval_samples,
-        )
-    if narration_args.faces_file:
-        column = settings.identified_characters_column
-        train_dataset = add_identified_characters(train_dataset, narration_args.faces_file, column)
-        if eval_dataset is not None:
-            eval_dataset = add_identified_characters(eval_dataset, narration_args.faces_file, column)
-    if streaming and training_args.max_steps <= 0:
-        training_args.max_steps = stream_steps(
-            train_dataset,
-            training_args,
-            max_samples=narration_args.max_train_samples,
-            filtered=bool(narration_args.movie_ids),
-        )
+    # Data: clip rows; the collator decodes frames and builds prompts in the DataLoader workers
+    train_dataset, eval_dataset = narration_datasets(script_args, training_args, narration_args, settings)
     collator = NarrationCollator(
         processor,
         settings,
@@ -102,13 +67,13 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
         max_length=training_args.max_length,
         record_clip_ids=str(Path(training_args.output_dir) / "seen_clips") if narration_args.record_clip_ids else None,
     )
-
     # The collator needs the raw columns (video, start, end, movie_id, narration), not a tokenized dataset.
     training_args.remove_unused_columns = False
     training_args.dataset_kwargs = {**(training_args.dataset_kwargs or {}), "skip_prepare_dataset": True}
     # The Trainer would push checkpoints with TRL's card; we push once at the end, with ours.
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
+    # Training
     trainer = SFTTrainer(
         model=model,
         args=training_args,
@@ -118,68 +83,21 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
         data_collator=collator,
         peft_config=peft_config,
     )
-    if streaming:
-        trainer.accelerator.print(
-            f"Streaming: clips sharded {stream_sharding(train_dataset, trainer.accelerator.num_processes)}."
-        )
+    if script_args.dataset_streaming:
+        sharding = stream_sharding(train_dataset, trainer.accelerator.num_processes)
+        trainer.accelerator.print(f"Streaming: clips sharded {sharding}.")
     if isinstance(trainer.model, PeftModel) and trainer.accelerator.is_main_process:
         trainer.model.print_trainable_parameters()
-
     resume = training_args.resume_from_checkpoint
     trainer.train(resume_from_checkpoint=True if resume in ("true", "True", "last") else resume)
+
+    # Save: the weights and trainer state, then the prompt settings and the card beside them (and the push)
     trainer.save_model(training_args.output_dir)
     trainer.save_state()  # trainer_state.json: the loss curve and step count, beside the adapter
-
     if trainer.accelerator.is_main_process:
-        output_dir = Path(training_args.output_dir)
-        settings.save(output_dir)  # `movie101v2 narrate --adapter` rebuilds the same prompts from it
-        hyperparameters = {
-            "epochs": training_args.num_train_epochs,
-            "max_steps": trainer.state.max_steps,
-            "per_device_train_batch_size": training_args.per_device_train_batch_size,
-            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
-            "processes": trainer.accelerator.num_processes,
-            "learning_rate": training_args.learning_rate,
-            "lr_scheduler_type": str(training_args.lr_scheduler_type),
-            "lora_r": model_args.lora_r,
-            "lora_alpha": model_args.lora_alpha,
-            "lora_dropout": model_args.lora_dropout,
-            "video_frames": settings.video_num_frames
-            if settings.video_fps is None
-            else f"{settings.video_fps} fps, <= {settings.video_maxlen}",
-            "video_max_pixels": settings.video_max_pixels,
-            "max_portraits": settings.max_portraits,
-            "input_mode": settings.input_mode,
-            "max_length": training_args.max_length,
-            "seed": training_args.seed,
-        }
-        run = {
-            "base_model": model_args.model_name_or_path,
-            "dataset": script_args.dataset_name,
-            "config": script_args.dataset_config,
-            "split": script_args.dataset_train_split,
-            "hyperparameters": hyperparameters,
-            "recipe": recipe_text,
-        }
-        (output_dir / "training_settings.json").write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n")
-        model_id = training_args.hub_model_id or output_dir.name
-        card = narration_model_card(
-            model_name=model_id,
-            base_model=model_args.model_name_or_path,
-            dataset=script_args.dataset_name,
-            config=script_args.dataset_config,
-            adapter=peft_config is not None,
-            hyperparameters=hyperparameters,
-            recipe=recipe_text,
-            results=narration_args.eval_results,
-        )
-        card.save(output_dir / "README.md")
-        trainer.accelerator.print(f"Saved the model, processor, prompt settings and card to {output_dir}.")
-        if push_to_hub:
-            url = push_model(
-                output_dir, model_id, results=narration_args.eval_results, private=bool(training_args.hub_private_repo)
-            )
-            trainer.accelerator.print(f"Pushed to the Hub: {url}")
+        args = (script_args, training_args, model_args, narration_args)
+        adapter = peft_config is not None
+        save_narration_run(trainer, args, settings, adapter=adapter, push_to_hub=push_to_hub, recipe_text=recipe_text)
     trainer.accelerator.wait_for_everyone()
     trainer.accelerator.end_training()
 

@@ -163,8 +163,8 @@ class Movie101v2Builder(datasets.GeneratorBasedBuilder):
     """Builds Movie101v2 rows from a copy of the release (`data_dir`).
 
     Example:
-        >>> builder = Movie101v2Builder(config_name="en", data_dir="../shared/movie101v2-sample")  # doctest: +SKIP
-        >>> next(builder.generate_split("test"))[0]  # doctest: +SKIP
+        >>> builder = Movie101v2Builder(config_name="en", data_dir=sample_release)
+        >>> next(builder.generate_split("test"))[0]
         '6965779678749524488_long_00000'
     """
 
@@ -242,8 +242,9 @@ def clip_rows(release: Release, movie_id: str, kind: str, languages: tuple[str, 
     """Rows of one movie's clips for a clip config (`video` is added by the builder).
 
     Example:
-        >>> rows = clip_rows(Release("../shared/movie101v2-sample"), "iqy-17247000500", "long", ("en",))  # doctest: +SKIP
-        >>> rows[1]["prev_end"]  # doctest: +SKIP
+        >>> from movie101v2_hf.data.release import Release
+        >>> rows = clip_rows(Release(sample_release), "iqy-17247000500", "long", ("en",))
+        >>> rows[1]["prev_end"]
         42.0
     """
     movie = release.movie(movie_id)

@@ -121,11 +121,10 @@ def prepare_dataset(
             the file and line, or the movie, actor and file).
 
     Example:
-        >>> prepare_dataset("Movie101", "movie101v2-hf", videos="movies/")  # doctest: +SKIP
-        PreparedDataset(path='movie101v2-hf', rows={en: 46006, ...}, video_source='movies/')
+        >>> prepared = prepare_dataset(mini_release, tmp / "prepared", configs=["en"], show_progress=False)
+        >>> prepared.counts
+        {'en': {'train': 6, 'validation': 3, 'test': 3}}
     """
-    from tqdm.auto import tqdm
-
     configs = list(configs or CONFIG_LAYOUT)
     unknown = [name for name in configs if name not in CONFIG_LAYOUT]
     if unknown:
@@ -141,12 +140,7 @@ def prepare_dataset(
         "video_base": video_base,
         "split_file": str(split_file) if split_file is not None else None,
     }
-    checker = Movie101v2Builder(config_name="en", **config_kwargs)
-    if videos is not None:
-        _check_videos(checker, Path(videos))
-    for movie_id in (m for ids in checker.split_movie_ids().values() for m in ids):
-        checker.release.verify_portraits(movie_id)  # a corrupt portrait stops here, not in a later narrate run
-
+    checker = _check_release(Movie101v2Builder(config_name="en", **config_kwargs), videos)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_PARTIAL}", dir=out.parent))
@@ -156,42 +150,8 @@ def prepare_dataset(
         infos: dict[str, DatasetInfo] = {}
         for name in configs:
             builder = Movie101v2Builder(config_name=name, **config_kwargs)
-            features = builder.info.features
-            movie_ids = builder.split_movie_ids()
-            result.counts[name] = {}
-            splits, download_size = SplitDict(), 0
-            with tqdm(
-                total=sum(map(len, movie_ids.values())),
-                desc=f"prepare {name}",
-                unit="movie",
-                disable=not show_progress,
-            ) as progress:
-                for split in SPLITS:
-                    rows = []
-                    for movie_id in movie_ids[split]:
-                        rows += [row for _, row in builder.generate_movie(movie_id)]
-                        progress.update()
-                    if rows:
-                        rows_per_shard = ROWS_PER_SHARD.get(name, DEFAULT_ROWS_PER_SHARD)
-                        num_bytes, parquet_bytes = _write_shards(staging / name, split, rows, features, rows_per_shard)
-                        splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=len(rows)))
-                        download_size += parquet_bytes
-                    result.counts[name][split] = len(rows)
-            dataset_size = sum(split.num_bytes for split in splits.values())
-            infos[name] = DatasetInfo(
-                features=features, splits=splits, download_size=download_size, dataset_size=dataset_size
-            )
-            infos[name].config_name = name
-        release_info = builder.release
-        manifest = {
-            "package_version": __version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "release": str(Path(release).expanduser().resolve()),
-            "split_source": release_info.split_source,
-            "video_source": result.video_source,
-            "counts": result.counts,
-            "movies": {split: len(release_info.movies_in_split(split)) for split in SPLITS},
-        }
+            infos[name], result.counts[name] = _write_config(builder, staging / name, show_progress=show_progress)
+        manifest = _manifest(release, checker.release, result)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(dataset_card(manifest, infos), encoding="utf-8")
         (staging / _OWNER).unlink()
@@ -201,6 +161,55 @@ def prepare_dataset(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def _check_release(checker: Movie101v2Builder, videos: str | Path | None) -> Movie101v2Builder:
+    """Everything that can stop a run, checked before writing: the movie files and every portrait."""
+    if videos is not None:
+        _check_videos(checker, Path(videos))
+    for movie_id in (m for ids in checker.split_movie_ids().values() for m in ids):
+        checker.release.verify_portraits(movie_id)  # a corrupt portrait stops here, not in a later narrate run
+    return checker
+
+
+def _write_config(builder: Movie101v2Builder, folder: Path, *, show_progress: bool) -> tuple[DatasetInfo, dict]:
+    """One config's Parquet shards, split by split; returns its `DatasetInfo` and row counts per split."""
+    from tqdm.auto import tqdm
+
+    name = builder.config.name
+    features, movie_ids = builder.info.features, builder.split_movie_ids()
+    counts: dict[str, int] = {}
+    splits, download_size = SplitDict(), 0
+    total = sum(map(len, movie_ids.values()))
+    with tqdm(total=total, desc=f"prepare {name}", unit="movie", disable=not show_progress) as progress:
+        for split in SPLITS:
+            rows = []
+            for movie_id in movie_ids[split]:
+                rows += [row for _, row in builder.generate_movie(movie_id)]
+                progress.update()
+            if rows:
+                rows_per_shard = ROWS_PER_SHARD.get(name, DEFAULT_ROWS_PER_SHARD)
+                num_bytes, parquet_bytes = _write_shards(folder, split, rows, features, rows_per_shard)
+                splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=len(rows)))
+                download_size += parquet_bytes
+            counts[split] = len(rows)
+    dataset_size = sum(split.num_bytes for split in splits.values())
+    info = DatasetInfo(features=features, splits=splits, download_size=download_size, dataset_size=dataset_size)
+    info.config_name = name
+    return info, counts
+
+
+def _manifest(release: str | Path, release_info: Any, result: PreparedDataset) -> dict[str, Any]:
+    """What `movie101v2_prepare.json` records: versions, sources, counts."""
+    return {
+        "package_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "release": str(Path(release).expanduser().resolve()),
+        "split_source": release_info.split_source,
+        "video_source": result.video_source,
+        "counts": result.counts,
+        "movies": {split: len(release_info.movies_in_split(split)) for split in SPLITS},
+    }
 
 
 # -- putting the folder in place safely ------------------------------------------------------------------------
@@ -342,28 +351,7 @@ def dataset_card(manifest: dict[str, Any], infos: dict[str, DatasetInfo]) -> str
     `dataset_info` (features, row and byte counts per split) is what `datasets` hashes to key its cache
     of a local folder, so a folder re-prepared with other content is not served from a stale cache.
     """
-    import yaml
-
     counts: dict[str, dict[str, int]] = manifest["counts"]
-    header: dict[str, Any] = {
-        "license": "other",
-        "license_name": LICENSE_NAME,
-        "license_link": LICENSE_LINK,
-        "language": ["en", "zh"],
-        "pretty_name": "Movie101v2",
-        "task_categories": ["video-text-to-text"],
-        "tags": ["audio-description", "movie-narration", "video-captioning"],
-        "configs": [
-            {
-                "config_name": name,
-                **({"default": True} if name == DEFAULT_CONFIG else {}),
-                "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s, count in splits.items() if count],
-            }
-            for name, splits in counts.items()
-        ],
-    }
-    DatasetInfosDict(infos).to_dataset_card_data(header)
-    lines = ["---", yaml.safe_dump(header, sort_keys=False, allow_unicode=True).rstrip(), "---"]
     default = DEFAULT_CONFIG if DEFAULT_CONFIG in counts else next(iter(counts))
     table = ["| config | train | validation | test | total |", "|---|---|---|---|---|"]
     for name, splits in counts.items():
@@ -428,4 +416,29 @@ Movies: {movies["train"]} train, {movies["validation"]} validation, {movies["tes
 {CITATION}
 ```
 """
-    return "\n".join(lines) + "\n" + body
+    return _card_header(counts, infos) + "\n" + body
+
+
+def _card_header(counts: dict[str, dict[str, int]], infos: dict[str, DatasetInfo]) -> str:
+    """The card's YAML header: license, `configs:` (each config's Parquet files) and `dataset_info:`."""
+    import yaml
+
+    header: dict[str, Any] = {
+        "license": "other",
+        "license_name": LICENSE_NAME,
+        "license_link": LICENSE_LINK,
+        "language": ["en", "zh"],
+        "pretty_name": "Movie101v2",
+        "task_categories": ["video-text-to-text"],
+        "tags": ["audio-description", "movie-narration", "video-captioning"],
+        "configs": [
+            {
+                "config_name": name,
+                **({"default": True} if name == DEFAULT_CONFIG else {}),
+                "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s, count in splits.items() if count],
+            }
+            for name, splits in counts.items()
+        ],
+    }
+    DatasetInfosDict(infos).to_dataset_card_data(header)
+    return "\n".join(["---", yaml.safe_dump(header, sort_keys=False, allow_unicode=True).rstrip(), "---"])

@@ -184,8 +184,8 @@ class Release:
             has none, the copy shipped with this package).
 
     Example:
-        >>> release = Release("../shared/movie101v2-sample")  # doctest: +SKIP
-        >>> release.movie("iqy-17247000500").split  # doctest: +SKIP
+        >>> release = Release(sample_release)
+        >>> release.movie("iqy-17247000500").split
         'train'
     """
 
@@ -408,8 +408,8 @@ class Release:
         """The aligned English/Chinese clips of one movie, with characters completed across languages.
 
         Example:
-            >>> clip = Release("../shared/movie101v2-sample").clips("iqy-17247000500")[0]  # doctest: +SKIP
-            >>> clip.characters["en"]  # doctest: +SKIP
+            >>> clip = Release(sample_release).clips("iqy-17247000500")[0]
+            >>> clip.characters["en"]
             ['You Tianming', 'You Bensheng', 'Jiao Sanye']
         """
         movie = self.movie(movie_id)

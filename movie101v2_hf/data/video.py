@@ -52,10 +52,11 @@ class ClipSampler:
         tensor, seconds, each inside `[start, end]`) added.
 
     Example:
-        >>> ds = load_dataset("out/movie101v2", "en", split="test")  # doctest: +SKIP
-        >>> ds = ClipSampler(num_frames=16).apply(ds)  # doctest: +SKIP
-        >>> ds[0]["frames"].shape  # doctest: +SKIP
-        torch.Size([16, 3, 480, 854])
+        >>> from datasets import load_dataset
+        >>> ds = load_dataset(mini_dataset, "en", split="test")
+        >>> ds = ClipSampler(num_frames=16).apply(ds)
+        >>> ds[0]["frames"].shape
+        torch.Size([16, 3, 240, 320])
     """
 
     num_frames: int | None = 16
@@ -124,7 +125,8 @@ class ClipSampler:
         """The length in seconds of a movie (a path or `{"path": ...}`), from its open decoder.
 
         Example:
-            >>> ClipSampler(fps=12).duration("shot.mp4")  # doctest: +SKIP
+            >>> from movie101v2_hf.data.synthetic import make_movie
+            >>> ClipSampler(fps=12).duration(str(make_movie(tmp / "shot.mp4", duration=4, fps=10)))
             4.0
         """
         path = self._path(video, None)
@@ -237,7 +239,8 @@ class ClipSampler:
         each movie itself, then uses `with_transform` on a `Dataset` or `map` on an `IterableDataset`.
 
         Example:
-            >>> frames = ClipSampler(fps=1, max_frames=32).apply(ds)[0]["frames"]  # doctest: +SKIP
+            >>> ClipSampler(fps=1, max_frames=32).apply(test)[0]["frames"].shape[1:]
+            torch.Size([3, 240, 320])
         """
         from datasets import IterableDataset, Video
 
@@ -263,7 +266,11 @@ def collate_clips(rows: list[dict[str, Any]]) -> dict[str, Any]:
     (a movie's first clip has no `prev_narration`, which torch's default collate rejects).
 
     Example:
-        >>> loader = DataLoader(sampler.apply(ds), batch_size=8, num_workers=2, collate_fn=collate_clips)  # doctest: +SKIP
+        >>> from torch.utils.data import DataLoader
+        >>> sampler = ClipSampler(num_frames=4, size=(90, 160))
+        >>> loader = DataLoader(sampler.apply(test), batch_size=2, num_workers=0, collate_fn=collate_clips)
+        >>> next(iter(loader))["frames"].shape
+        torch.Size([2, 4, 3, 90, 160])
     """
     import torch
 

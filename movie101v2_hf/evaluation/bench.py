@@ -70,8 +70,9 @@ def run_bench(
         `options.allow_failures` let the run go on, scoring them as empty narrations) or judgments failed.
 
     Example:
-        >>> options = NarrateOptions(dataset="movie101v2-hf", out="", backend="retrieval")  # doctest: +SKIP
-        >>> run_bench(options, "runs/retrieval", metrics=["bleu", "rouge"])["steps"]  # doctest: +SKIP
+        >>> from movie101v2_hf.narrate import NarrateOptions
+        >>> options = NarrateOptions(dataset=mini_dataset, out="", backend="retrieval", show_progress=False)
+        >>> run_bench(options, tmp / "retrieval", metrics=["rouge"], bootstrap=0, log=lambda *a: None)["steps"]
         {'narrate': 'ran', 'evaluate': 'ran', 'report': 'ran'}
     """
     inputs = {"--dataset": options.dataset, "--model": options.model, "--adapter": options.adapter}

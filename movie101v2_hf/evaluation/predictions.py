@@ -15,8 +15,9 @@ def load_predictions(path: str | Path) -> dict[str, str]:
     """Read `{"clip_id": ..., "narration": ...}` JSONL; malformed lines and duplicate ids are errors that say where.
 
     Example:
-        >>> load_predictions("preds.jsonl")["6965779678749524488_long_00000"]  # doctest: +SKIP
-        'A man walks into the shop.'
+        >>> _ = (tmp / "preds.jsonl").write_text('{"clip_id": "m_long_00000", "narration": "A man walks in."}\\n')
+        >>> load_predictions(tmp / "preds.jsonl")["m_long_00000"]
+        'A man walks in.'
     """
     path = Path(path)
     predictions: dict[str, str] = {}

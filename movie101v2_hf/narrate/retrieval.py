@@ -48,9 +48,12 @@ class RetrievalIndex:
     narration, `examples(query, k)` the k best training narrations as they are (in-context examples).
 
     Example:
-        >>> index = RetrievalIndex.from_rows(train, genres={"m1": ["Drama"]})  # doctest: +SKIP
+        >>> from datasets import Dataset
+        >>> rows = Dataset.from_list([{"clip_id": "m1_long_00000", "movie_id": "m1", "start": 12.0, "end": 20.0,
+        ...     "cast": ["Wang Wu"], "narration": "Wang Wu walks into the classroom.", "characters": ["Wang Wu"]}])
+        >>> index = RetrievalIndex.from_rows(rows, genres={"m1": ["Drama"]})
         >>> index.narrate({"movie_id": "t1", "start": 10.0, "end": 20.0, "cast": ["Li Lei", "Han Meimei"]},
-        ...               genres=["Drama"], movie_length=5400.0)  # doctest: +SKIP
+        ...               genres=["Drama"], movie_length=5400.0)
         'Li Lei walks into the classroom.'
     """
 
@@ -226,7 +229,9 @@ class RetrievalBackend:
     """The retrieval baseline as a backend: no GPU, no model, no frames.
 
     Example:
-        >>> backend = RetrievalBackend.from_dataset("movie101v2-hf", "en", "test")  # doctest: +SKIP
+        >>> backend = RetrievalBackend.from_dataset(mini_dataset, "en", "train")
+        >>> backend.generate(backend.builder().batch([backend.builder().prepare(test[0])]))  # doctest: +ELLIPSIS
+        ['...']
     """
 
     requests: RetrievalRequests

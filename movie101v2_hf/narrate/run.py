@@ -184,7 +184,10 @@ def narrate_split(options: NarrateOptions) -> RunRecord:
     `data_parallel_size > 1` outside such a launch, this starts one.
 
     Example:
-        >>> record = narrate_split(NarrateOptions(dataset="movie101v2-hf", out="preds.jsonl", backend="retrieval"))  # doctest: +SKIP
+        >>> options = NarrateOptions(dataset=mini_dataset, out=str(tmp / "preds.jsonl"), backend="retrieval",
+        ...                          show_progress=False)
+        >>> narrate_split(options).summary("narrated")  # doctest: +ELLIPSIS
+        '3/3 clips narrated into .../preds.jsonl (... clips/s this run)'
     """
     if options.data_parallel_size > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return launch_data_parallel(options, module="movie101v2_hf.narrate.run")

@@ -47,10 +47,12 @@ class NarrationCollator:
             `<folder>/rank-<RANK>.txt`, to audit what each process trained on.
 
     Example:
-        >>> collator = NarrationCollator(processor, PromptSettings(language="en"), portraits=attacher)  # doctest: +SKIP
-        >>> batch = collator([train[0], train[1]])  # doctest: +SKIP
-        >>> sorted(batch)  # doctest: +SKIP
-        ['attention_mask', 'input_ids', 'labels', 'mm_token_type_ids', 'pixel_values', ..., 'video_grid_thw']
+        >>> from movie101v2_hf.data.loading import load_portraits
+        >>> attacher = load_portraits(mini_dataset, "en", max_portraits=2)
+        >>> collator = NarrationCollator(processor, PromptSettings(language="en", video_num_frames=4), portraits=attacher)
+        >>> batch = collator([train[0], train[1]])
+        >>> sorted(batch)  # doctest: +ELLIPSIS
+        ['attention_mask', 'image_grid_thw', 'input_ids', 'labels', ..., 'video_grid_thw']
     """
 
     processor: Any
@@ -178,7 +180,7 @@ class NarrationCollator:
         video in `video` mode or the frame tiles in `images` mode (`video_maxlen` frames with `video_fps`).
 
         Example:
-            >>> NarrationCollator(processor, PromptSettings(input_mode="images")).media_limits()  # doctest: +SKIP
+            >>> NarrationCollator(processor, PromptSettings(input_mode="images")).media_limits()
             {'image': 9, 'video': 0}
         """
         settings = self.settings
@@ -193,8 +195,10 @@ class NarrationCollator:
         """Left-padded prompt inputs for `model.generate`, built as in training.
 
         Example:
-            >>> inputs = collator.prompt_inputs([test[0]])  # doctest: +SKIP
-            >>> model.generate(**inputs, max_new_tokens=128)  # doctest: +SKIP
+            >>> collator = NarrationCollator(processor, PromptSettings(video_num_frames=4, max_portraits=0))
+            >>> inputs = collator.prompt_inputs([test[0]])
+            >>> model.generate(**inputs, max_new_tokens=4, do_sample=False).shape[0]
+            1
         """
         return self.prompt_batch([self.clip_inputs(row) for row in rows])
 

@@ -59,23 +59,34 @@ def make_tiny_face_models(folder: str | Path) -> Path:
     the same face gives the same embedding, faces of other colours other ones.
 
     Example:
-        >>> make_tiny_face_models("/tmp/faces-model")  # doctest: +SKIP
-        PosixPath('/tmp/faces-model')
+        >>> sorted(path.name for path in make_tiny_face_models(tmp / "faces-model").iterdir())
+        ['det_tiny.onnx', 'rec_tiny.onnx']
     """
-    import numpy as np
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(_onnx_model(_detector_graph()), folder / "det_tiny.onnx")
+    onnx.save(_onnx_model(_recognizer_graph()), folder / "rec_tiny.onnx")
+    return folder
+
+
+def _onnx_model(graph: Any) -> Any:
+    from onnx import helper
+
+    # opset 13 and IR version 7: what every onnxruntime since 1.8 loads
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
+
+
+def _detector_graph() -> Any:
+    """The SCRFD-shaped detector of `make_tiny_face_models`: scores windows by their darkest pixel."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
     side, stride, window = 128, 8, FACE_SIDE
     cells = side // stride  # 16 x 16 window positions at stride 8, two anchors each
     counts = {8: cells * cells * 2, 16: (side // 16) ** 2 * 2, 32: (side // 32) ** 2 * 2}
     keypoints = np.array([c / 112.0 * window / stride for point in _ARCFACE_TEMPLATE for c in point], "float32")
-
-    def _model(graph: Any) -> Any:
-        # opset 13 and IR version 7: what every onnxruntime since 1.8 loads
-        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
 
     def constant(name: str, array: Any) -> Any:
         return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(array, "float32")))
@@ -118,12 +129,16 @@ def make_tiny_face_models(folder: str | Path) -> Path:
         for kind, width in (("score", 1), ("bbox", 4), ("kps", 10))
         for s in (8, 16, 32)
     ]
-    detector = helper.make_graph(
+    return helper.make_graph(
         nodes, "tiny_scrfd", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, side, side])], outputs
     )
-    onnx.save(_model(detector), folder / "det_tiny.onnx")
 
-    recognizer = helper.make_graph(
+
+def _recognizer_graph() -> Any:
+    """The ArcFace-shaped recognizer of `make_tiny_face_models`: a crop's mean colour over a 4 x 4 grid."""
+    from onnx import TensorProto, helper
+
+    return helper.make_graph(
         [
             helper.make_node("AveragePool", ["crop"], ["grid"], kernel_shape=[28, 28], strides=[28, 28]),
             helper.make_node("Flatten", ["grid"], ["embedding"], axis=1),
@@ -132,5 +147,3 @@ def make_tiny_face_models(folder: str | Path) -> Path:
         [helper.make_tensor_value_info("crop", TensorProto.FLOAT, [1, 3, 112, 112])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 48])],
     )
-    onnx.save(_model(recognizer), folder / "rec_tiny.onnx")
-    return folder
