@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# The Spaces' entry points load their module from the Hub when imported: not examples to collect.
+collect_ignore_glob = ["metrics/*/app.py"]
+
 # Tests never reach the network: set before `huggingface_hub` reads its constants.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -57,7 +60,7 @@ SAMPLE_RELEASE = Path(__file__).resolve().parent / ".." / "shared" / "movie101v2
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
+def doc_tiny_model(tmp_path_factory) -> Path:
     """A tiny random Qwen2.5-VL with its real processor classes (the examples' model)."""
     from movie101v2_hf.testing import make_tiny_video_llm
 
@@ -65,11 +68,45 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def mini_shotbench(tmp_path_factory) -> Path:
+def doc_mini_shotbench(tmp_path_factory) -> Path:
     """A mini-ShotBench in the official layout (test.tsv, image/, video/)."""
     from movie101v2_hf.shotbench import make_mini_shotbench
 
     return make_mini_shotbench(tmp_path_factory.mktemp("shotbench") / "ShotBench", per_category=1)
+
+
+@pytest.fixture(scope="session")
+def doc_planned_movies(tmp_path_factory) -> Path:
+    """A `synth plan` folder of one movie (two scenes), planned by the scripted server."""
+    from movie101v2_hf.synth import PlanOptions, plan_movies
+    from movie101v2_hf.testing import ScriptedJudgeServer
+
+    root = tmp_path_factory.mktemp("synth")
+    (root / "themes.txt").write_text("a lighthouse keeper and a stray dog\n", encoding="utf-8")
+    with ScriptedJudgeServer() as server:
+        options = PlanOptions(themes=str(root / "themes.txt"), out=str(root / "synth"), model="planner", scenes=2)
+        options.base_url, options.cache = server.url, str(root / "cache.sqlite")
+        plan_movies(options)
+    return root / "synth"
+
+
+@pytest.fixture(scope="session")
+def doc_tiny_pipeline(tmp_path_factory) -> Path:
+    """A tiny random text-to-image pipeline (diffusers)."""
+    from movie101v2_hf.testing import make_tiny_text_to_image
+
+    return make_tiny_text_to_image(tmp_path_factory.mktemp("tiny-sd") / "pipeline")
+
+
+@pytest.fixture(scope="session")
+def doc_drawn_movies(doc_planned_movies, doc_tiny_pipeline) -> Path:
+    """`planned_movies` with its keyframes and portraits drawn by `tiny_pipeline`."""
+    from movie101v2_hf.synth import DrawOptions, draw_keyframes
+
+    options = DrawOptions(out=str(doc_planned_movies), pipeline=str(doc_tiny_pipeline), steps=2, height=32, width=32)
+    options.show_progress = False
+    draw_keyframes(options)
+    return doc_planned_movies
 
 
 def _sample_release(_: pytest.FixtureRequest) -> str:
@@ -90,13 +127,13 @@ def _clips(split: str) -> Callable[[pytest.FixtureRequest], Any]:
 def _processor(request: pytest.FixtureRequest) -> Any:
     from transformers import AutoProcessor
 
-    return AutoProcessor.from_pretrained(request.getfixturevalue("tiny_model"))
+    return AutoProcessor.from_pretrained(request.getfixturevalue("doc_tiny_model"))
 
 
 def _model(request: pytest.FixtureRequest) -> Any:
     from transformers import AutoModelForImageTextToText
 
-    return AutoModelForImageTextToText.from_pretrained(request.getfixturevalue("tiny_model"))
+    return AutoModelForImageTextToText.from_pretrained(request.getfixturevalue("doc_tiny_model"))
 
 
 def _themes(request: pytest.FixtureRequest) -> str:
@@ -114,17 +151,20 @@ def _import(module: str, name: str) -> Callable[[pytest.FixtureRequest], Any]:
     return load
 
 
-# name in an example -> how to make it (a fixture, or an import)
+# name in an example -> how to make it (a fixture, or an import); the examples' own fixtures are `doc_*`, apart
+# from the tests' fixtures of the same purpose (which may differ in size)
 _NAMESPACE: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
     "tmp": lambda request: request.getfixturevalue("tmp_path"),
     "themes_file": _themes,
     "mini_release": lambda request: request.getfixturevalue("mini_release"),
     "mini_dataset": lambda request: str(request.getfixturevalue("mini_prepared")),
-    "mini_shotbench": lambda request: str(request.getfixturevalue("mini_shotbench")),
+    "mini_shotbench": lambda request: str(request.getfixturevalue("doc_mini_shotbench")),
     "sample_release": _sample_release,
     "train": _clips("train"),
     "test": _clips("test"),
-    "tiny_model": lambda request: str(request.getfixturevalue("tiny_model")),
+    "tiny_model": lambda request: str(request.getfixturevalue("doc_tiny_model")),
+    "tiny_pipeline": lambda request: str(request.getfixturevalue("doc_tiny_pipeline")),
+    "drawn_movies": lambda request: str(request.getfixturevalue("doc_drawn_movies")),
     "processor": _processor,
     "model": _model,
     "ScriptedJudgeServer": _import("movie101v2_hf.testing", "ScriptedJudgeServer"),
@@ -133,6 +173,7 @@ _NAMESPACE: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
     "make_llm": _import("movie101v2_hf.llm", "make_llm"),
     "load_split": _import("movie101v2_hf.data.loading", "load_split"),
     "LocalHub": _import("movie101v2_hf.testing", "LocalHub"),
+    "PromptSettings": _import("movie101v2_hf.prompting", "PromptSettings"),
 }
 
 

@@ -12,7 +12,15 @@ clips/s for:
 - `naive`:        a fresh `datasets.Video()`-decoded row per clip (what `ds[i]["video"]` gives you);
 - `dataloader-1` / `dataloader-2`: `ClipSampler.apply(ds)` in a torch DataLoader with 1 and 2 workers.
 
-Targets (issue #2): sampler >= 0.95x reference, sampler >= 1.5x naive, 2 workers >= 1.7x one.
+Then the frame cache (`ClipSampler(cache_dir=...)`), frames resized to 256x256 in the decoder:
+
+- `decode-256` / `cached-lossless` / `cached-jpeg`: one process decoding vs reading the cache back, with the
+  JPEG entries' PSNR against decoding and the disk cost per clip;
+- `epoch-N` (`--epochs`, default 3): a DataLoader with 2 workers over the clips, without and with the cache
+  (empty at the start: epoch 1 fills it).
+
+Targets (issue #2): sampler >= 0.95x reference, sampler >= 1.5x naive, 2 workers >= 1.7x one. Frame cache
+(issue #23): cached reads >= 10x decoding, epochs 2 and 3 >= 5x epoch 1, lossless identical, JPEG >= 40 dB.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import torch
 from datasets import Dataset, Video
 from torchcodec.decoders import VideoDecoder
 
+from movie101v2_hf.data.frame_cache import psnr
 from movie101v2_hf.data.synthetic import make_movie
 from movie101v2_hf.data.video import ClipSampler, collate_clips, sample_times
 
@@ -53,6 +62,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "output"))
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of sampler vs reference")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=3, help="DataLoader epochs with and without the frame cache")
+    parser.add_argument("--no-cache", action="store_true", help="skip the frame-cache measurements")
     args = parser.parse_args()
 
     movie = Path(args.out) / f"movie_{args.duration}s_480p_gop10s.mp4"
@@ -87,6 +98,79 @@ def main() -> None:
         ("2 workers / 1 worker", loaders[2] / loaders[1], 1.7),
     ]:
         print(f"{label:<22} {ratio:6.2f}x   target >= {target}x   {'met' if ratio >= target else 'NOT met'}")
+    if not args.no_cache:
+        frame_cache_report(str(movie), clips, n, Path(args.out) / "frame-cache", args.epochs)
+
+
+def frame_cache_report(movie: str, clips: list[tuple[float, float]], n: int, root: Path, epochs: int) -> None:
+    """The frame cache's figures: reads vs decoding, JPEG's PSNR and size, and epochs of a DataLoader."""
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+    size = (256, 256)
+    decode = ClipSampler(num_frames=n, size=size)
+    decode.decode(movie, *clips[0])  # the decoder opens outside the timing
+    began = time.perf_counter()
+    decoded = [decode.decode(movie, *clip) for clip in clips]
+    decode_rate = rate(len(clips), time.perf_counter() - began)
+    rows = [("decode-256", decode_rate, "", "")]
+    for encoding in ("lossless", "jpeg"):
+        cached = ClipSampler(num_frames=n, size=size, cache_dir=str(root / encoding), cache_encoding=encoding)
+        for clip in clips:
+            cached.decode(movie, *clip)  # fill
+        began = time.perf_counter()
+        back = [cached.decode(movie, *clip) for clip in clips]
+        read_rate = rate(len(clips), time.perf_counter() - began)
+        quality = min(psnr(a, b) for (a, _), (b, _) in zip(decoded, back))
+        identical = all(torch.equal(a, b) and torch.equal(t, u) for (a, t), (b, u) in zip(decoded, back))
+        megabytes = cached.cache.size() / len(clips) / 1e6
+        rows.append(
+            (
+                f"cached-{encoding}",
+                read_rate,
+                f"{quality:.1f} dB" + (" identical" if identical else ""),
+                f"{megabytes:.2f} MB/clip",
+            )
+        )
+    print(f"\nframe cache: {n} frames per clip at {size[0]}x{size[1]}, one process\n")
+    print(f"{'way':<16} {'clips/s':>9}   {'vs decoding':>11}   {'min PSNR':<18} {'disk':>12}")
+    for name, value, quality, disk in rows:
+        print(f"{name:<16} {value:>9.2f}   {value / decode_rate:>10.1f}x   {quality:<18} {disk:>12}")
+    plain = epoch_rates(movie, clips, n, None, epochs)
+    with_cache = epoch_rates(movie, clips, n, str(root / "epochs"), epochs)
+    print(f"\n{epochs} epochs, DataLoader with 2 workers (clips/s)\n")
+    print(f"{'epoch':<8} {'no cache':>9} {'cache':>9}")
+    for k, (a, b) in enumerate(zip(plain, with_cache), start=1):
+        print(f"{k:<8} {a:>9.2f} {b:>9.2f}")
+    print()
+    for label, ratio, target in [
+        ("cached read / decode", rows[1][1] / decode_rate, 10.0),
+        ("jpeg read / decode", rows[2][1] / decode_rate, 10.0),
+        *[(f"epoch {k} / epoch 1", with_cache[k - 1] / with_cache[0], 5.0) for k in range(2, epochs + 1)],
+    ]:
+        print(f"{label:<22} {ratio:6.2f}x   target >= {target}x   {'met' if ratio >= target else 'NOT met'}")
+
+
+def epoch_rates(
+    movie: str, clips: list[tuple[float, float]], n: int, cache_dir: str | None, epochs: int
+) -> list[float]:
+    """Clips/s of each epoch of a 2-worker DataLoader over the clips (frames 256x256), with an optional cache."""
+    table = Dataset.from_dict(
+        {
+            "clip_id": [f"c{i}" for i in range(len(clips))],
+            "start": [s for s, _ in clips],
+            "end": [e for _, e in clips],
+            "video": [movie] * len(clips),
+        }
+    ).cast_column("video", Video())
+    sampler = ClipSampler(num_frames=n, size=(256, 256), cache_dir=cache_dir)
+    loader = torch.utils.data.DataLoader(sampler.apply(table), batch_size=1, num_workers=2, collate_fn=collate_clips)
+    rates = []
+    for _ in range(epochs):
+        began = time.perf_counter()
+        count = sum(len(batch["clip_id"]) for batch in loader)
+        rates.append(rate(count, time.perf_counter() - began))
+    return rates
 
 
 def sampler_and_reference(movie: str, clips: list[tuple[float, float]], n: int, rounds: int) -> tuple[float, float]:

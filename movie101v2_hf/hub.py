@@ -114,7 +114,7 @@ def push_dataset(
         PublishRefusedError: the upload would make the dataset public without `licensor_permission`.
         HubRequestError: the Hub answered with an error (the message says what it answered and what to check).
 
-    Example:
+    Example (needs the Hub, so it is not run here; the tests run it against `testing.LocalHub`):
         >>> push_dataset("movie101v2-hf", "my-org/movie101v2")  # doctest: +SKIP
         'https://huggingface.co/datasets/my-org/movie101v2/commit/...'
     """
@@ -162,8 +162,13 @@ def eval_results_from_file(results_path: str | Path) -> list[Any]:
         ValueError: the file is not a results file, or it says the evaluation is incomplete.
 
     Example:
-        >>> [r.metric_name for r in eval_results_from_file("runs/qwen/results.json")]  # doctest: +SKIP
-        ['L1', 'L1-Env', 'L1-Char', 'L2', 'BLEU-4', ...]
+        >>> import json
+        >>> from movie101v2_hf.evaluation import evaluate_predictions
+        >>> lines = [json.dumps({"clip_id": clip_id, "narration": "A man walks in."}) for clip_id in test["clip_id"]]
+        >>> _ = (tmp / "preds.jsonl").write_text("\\n".join(lines) + "\\n")
+        >>> _ = evaluate_predictions(tmp / "preds.jsonl", mini_dataset, out=tmp / "run", metrics=["rouge"], bootstrap=0)
+        >>> [result.metric_name for result in eval_results_from_file(tmp / "run" / "results.json")]
+        ['ROUGE-L']
     """
     from huggingface_hub import EvalResult
 
@@ -408,7 +413,7 @@ def push_model(
     Raises:
         FileNotFoundError: `folder` holds no adapter.
 
-    Example:
+    Example (needs the Hub, so it is not run here; the tests run it against `testing.LocalHub`):
         >>> push_model("runs/qwen2.5-vl-7b-en", "my-org/qwen2.5-vl-7b-movie101v2-en")  # doctest: +SKIP
         'https://huggingface.co/my-org/qwen2.5-vl-7b-movie101v2-en/commit/...'
     """

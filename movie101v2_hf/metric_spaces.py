@@ -77,7 +77,7 @@ def push_metrics(
         ValueError: an unknown module name.
         HubRequestError: the Hub answered with an error (the message says what it answered and what to check).
 
-    Example:
+    Example (needs the Hub, so it is not run here; the tests run it against `testing.LocalHub`):
         >>> push_metrics("my-org", names=["l1_score"])  # doctest: +SKIP
         {'my-org/l1_score': ['l1_score.py', 'README.md', 'requirements.txt', 'app.py']}
     """

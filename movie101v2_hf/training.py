@@ -62,6 +62,10 @@ class NarrationArguments(PromptSettings):
             "found on screen go into the prompt (saved with the adapter, so narrate asks for --faces)."
         },
     )
+    frame_cache: str | None = field(
+        default=None,
+        metadata={"help": "A frame-cache folder: each clip decoded in the first epoch, read back after."},
+    )
     eval_results: str | None = field(
         default=None,
         metadata={"help": "A results.json of `movie101v2 evaluate`: its scores go into the model card's model-index."},

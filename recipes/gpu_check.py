@@ -111,6 +111,24 @@ def _narrate_vllm(model: str, adapter: Path, dataset: Path, out: Path, args) -> 
     return _narration_figures(RunRecord.load(out))
 
 
+def _nvdec_vs_cpu(dataset: Path) -> dict:
+    """Frames of the test clips decoded by torchcodec's CUDA decoder (NVDEC) against the CPU path."""
+    import torch
+
+    from movie101v2_hf.data.frame_cache import psnr
+    from movie101v2_hf.data.loading import load_clips
+    from movie101v2_hf.data.video import ClipSampler
+
+    clips = load_clips(str(dataset), "en", "test")
+    cpu, gpu = ClipSampler(num_frames=16), ClipSampler(num_frames=16, device="cuda")
+    worst, same_times = float("inf"), True
+    for row in clips:
+        a, times_a = cpu.decode(row["video"], row["start"], row["end"])
+        b, times_b = gpu.decode(row["video"], row["start"], row["end"])
+        worst, same_times = min(worst, psnr(a, b.cpu())), same_times and torch.equal(times_a, times_b)
+    return {"clips": len(clips), "min_psnr_db": round(worst, 2), "timestamps_equal": same_times}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
@@ -135,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare_dataset(release, dataset, videos=release / "videos", show_progress=False)
 
     results: list[dict] = []
+    if args.device == "cuda":
+        _step(results, "video", "nvdec-vs-cpu", _nvdec_vs_cpu, dataset)
     for family in [args.family] if args.model else args.families:
         folder = work / family
         folder.mkdir(exist_ok=True)

@@ -66,6 +66,7 @@ def main(script_args, training_args, model_args, narration_args, recipe_text=Non
         portraits=load_portraits(script_args.dataset_name, settings.language, max_portraits=settings.max_portraits),
         max_length=training_args.max_length,
         record_clip_ids=str(Path(training_args.output_dir) / "seen_clips") if narration_args.record_clip_ids else None,
+        frame_cache=narration_args.frame_cache,
     )
     # The collator needs the raw columns (video, start, end, movie_id, narration), not a tokenized dataset.
     training_args.remove_unused_columns = False

@@ -67,6 +67,8 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(end - start + 1))
         self.send_header("Content-Type", "video/mp4")
+        stat = os.stat(path)
+        self.send_header("ETag", f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"')  # as nginx makes it: size and mtime
         self.end_headers()
         handle = open(path, "rb")
         handle.seek(start)

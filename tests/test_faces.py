@@ -171,10 +171,13 @@ def test_faces_command_identifies_resumes_and_evaluates(face_models, face_world,
         "128",
         "--cache-dir",
         str(tmp_path / "cache"),
+        "--frame-cache",
+        str(tmp_path / "frames"),
         "--evaluate",
     ]
     assert main(arguments) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(list((tmp_path / "frames").glob("*/*.frames.npz"))) == len(lines)  # each clip's frames, once
     train = load_dataset(str(prepared), "en", split="train")
     assert [line["clip_id"] for line in lines] == train["clip_id"]
     faceless = {row["cast"][FACELESS] for row in train}

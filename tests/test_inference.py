@@ -116,6 +116,25 @@ def test_transformers_backend_narrates_as_the_collator_prompts(sample_prepared_w
     assert lines[0]["narration"] == expected
 
 
+def test_narrate_with_a_frame_cache_decodes_each_clip_once(sample_prepared_with_movies, tiny_vlm, tmp_path):
+    from movie101v2_hf.data.frame_cache import FrameCache
+
+    cache = tmp_path / "frames"
+    command = ["narrate", "--model", str(tiny_vlm), "--dataset", str(sample_prepared_with_movies), "--split"]
+    command += ["train", "--movie-ids", MOVIE, "--max-samples", "3", "--max-new-tokens", "4", "--num-workers", "2"]
+    command += ["--video-num-frames", "4", "--max-portraits", "0", "--frame-cache", str(cache)]
+    assert main([*command, "--out", str(tmp_path / "a.jsonl")]) == 0
+    entries = {path: path.stat().st_ino for path in FrameCache(cache).entries()}
+    assert len(entries) == 3
+    for path in entries:  # an entry read back is touched (its LRU time), never rewritten (a new inode)
+        os.utime(path, ns=(0, 0))
+    assert main([*command, "--out", str(tmp_path / "b.jsonl")]) == 0
+    assert _lines(tmp_path / "a.jsonl") == _lines(tmp_path / "b.jsonl")
+    after = FrameCache(cache).entries()
+    assert sorted(after) == sorted(entries)
+    assert all(path.stat().st_ino == entries[path] and path.stat().st_mtime_ns > 0 for path in after)
+
+
 def test_an_adapter_brings_its_prompt_settings(sample_prepared_with_movies, tiny_vlm, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForImageTextToText, AutoProcessor

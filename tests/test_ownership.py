@@ -299,7 +299,7 @@ def test_replies_quoting_the_key_are_redacted_everywhere(mini_prepared, tmp_path
     for path in stored:
         assert SECRET not in path.read_bytes().decode("utf-8", "replace"), path
     with sqlite3.connect(tmp_path / "results.sqlite") as db:
-        rows = db.execute("SELECT answer, answered_by FROM judgments").fetchall()
+        rows = db.execute("SELECT answer, answered_by FROM responses").fetchall()
     assert rows and all(SECRET not in (answer or "") + (by or "") for answer, by in rows)
     assert "judge-***" in json.dumps(json.loads((out / "results.json").read_text())["judge"]["answered_by"])
 

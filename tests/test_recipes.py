@@ -67,20 +67,25 @@ def test_narration_recipe_runs_as_shipped(yaml_path, mini_prepared, tmp_path):
     _run(
         [sys.executable, str(RECIPES / "sft_lora.py"), "--config", str(yaml_path), "--model_name_or_path", str(model)]
         + dataset
-        + ["--output_dir", str(out), "--max_steps", "2", "--dataloader_persistent_workers", "false", *CPU],
+        + ["--output_dir", str(out), "--max_steps", "2", "--dataloader_persistent_workers", "false", *CPU]
+        + ["--frame_cache", str(tmp_path / "frames")],
         cwd=tmp_path,
     )
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 2
+    trained = len(list((tmp_path / "frames").glob("*/*.frames.npz")))
+    assert trained >= 2  # the clips of the training batches, decoded once into the frame cache
     assert json.loads((out / "adapter_config.json").read_text())["modules_to_save"]  # the projector was trained
 
     preds = tmp_path / "preds.jsonl"
     narrate = [sys.executable, "-m", "movie101v2_hf.cli", "narrate", "--dataset", str(mini_prepared)]
     narrate += ["--config", config, "--split", "test", "--model", str(model), "--adapter", str(out)]
+    narrate += ["--frame-cache", str(tmp_path / "frames")]
     _run(
         narrate + ["--out", str(preds), "--max-samples", "2", "--max-new-tokens", "4", "--num-workers", "0"], tmp_path
     )
     assert len(preds.read_text().splitlines()) == 2
+    assert len(list((tmp_path / "frames").glob("*/*.frames.npz"))) == trained + 2  # the two test clips too
 
 
 @pytest.mark.slow

@@ -316,6 +316,20 @@ def _run_options(data, out, model, **overrides):
     return ShotBenchRunOptions(**{**values, **overrides})
 
 
+def test_runs_of_two_models_share_one_frame_cache(mini_shotbench, tiny_vlm, tmp_path):
+    from movie101v2_hf.data.frame_cache import FrameCache
+    from movie101v2_hf.shotbench.run import run_shotbench
+
+    cache = str(tmp_path / "frames")
+    first = run_shotbench(_run_options(mini_shotbench, tmp_path / "a.jsonl", tiny_vlm, frame_cache=cache))
+    entries = {path: path.stat().st_ino for path in FrameCache(cache).entries()}
+    clips = sum(1 for row in load_shotbench(mini_shotbench) if row["video"] is not None)
+    assert first.complete and len(entries) == clips > 0  # the clips' frames, not the stills
+    second = run_shotbench(_run_options(mini_shotbench, tmp_path / "b.jsonl", tiny_vlm, frame_cache=cache))
+    assert second.complete and (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    assert {path: path.stat().st_ino for path in FrameCache(cache).entries()} == entries  # read, not re-decoded
+
+
 def test_runner_answers_stills_and_clips_as_a_direct_generate(mini_shotbench, tiny_vlm, tmp_path):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor

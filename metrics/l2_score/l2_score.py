@@ -40,8 +40,12 @@ Returns:
     none is valid) with its `problems`, `judge_model`, `judge_endpoint`, `answered_by`, `judge_backend`, `prompt_version`, `official_prompts`,
     `package_version`.
 Examples:
-    >>> metric = evaluate.load("metrics/l2_score")  # doctest: +SKIP
-    >>> metric.compute(predictions=["He runs."], references=["Li Lei runs home."], judge_url="http://localhost:8000/v1")  # doctest: +SKIP
+    >>> metric = evaluate.load("metrics/l2_score")
+    >>> with ScriptedJudgeServer() as server:  # any OpenAI-compatible server; this one answers by rule
+    ...     result = metric.compute(predictions=["He runs."], references=["Li Lei runs home."], judge_url=server.url,
+    ...                             cache=str(tmp / "judgments.sqlite"))
+    >>> result["L2"], result["complete"]
+    (60.0, True)
 """
 
 

@@ -30,8 +30,8 @@ Returns:
     "Overall" (`float`, % correct of all questions), "Avg" (mean of the dimensions), one accuracy per dimension
     present (`SS`, `SF`, `CA`, `LS`, `LT`, `LC`, `SC`, `CM`), "num_unresolved" and "resolved_by".
 Examples:
-    >>> metric = evaluate.load("metrics/shotbench_accuracy")  # doctest: +SKIP
-    >>> metric.compute(predictions=["B"], references=["B"], options=[{"A": "Close Up", "B": "Wide Shot"}])["Overall"]  # doctest: +SKIP
+    >>> metric = evaluate.load("metrics/shotbench_accuracy")
+    >>> metric.compute(predictions=["B"], references=["B"], options=[{"A": "Close Up", "B": "Wide Shot"}])["Overall"]
     100.0
 """
 

@@ -35,9 +35,17 @@ class Backend(Protocol):
     """A model backend. Class attributes: `needs_frames` (False for a backend that reads no video) and
     `takes_examples` (it can put retrieved training narrations in its prompt)."""
 
-    name: str
-    needs_frames: bool
-    takes_examples: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def needs_frames(self) -> bool: ...
+
+    @property
+    def takes_examples(self) -> bool: ...
+
+    @classmethod
+    def from_options(cls, *args: Any, **kwargs: Any) -> Backend: ...  # from a job's options (`EngineOptions`)
 
     def builder(self) -> RequestBuilder: ...
 
@@ -46,7 +54,7 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]: ...  # what identifies the model, for run records
 
 
-BACKENDS: Registry[Any] = Registry("backend")
+BACKENDS: Registry[Backend] = Registry("backend")
 
 
 def load_processor(model: str, adapter: str | None = None) -> Any:
@@ -69,7 +77,7 @@ def adapter_config(adapter: str | None) -> dict[str, Any]:
 def merge_adapter(folder: str | Path, base_model: str, out: str | Path) -> None:
     """Save `base_model` with the LoRA adapter of `folder` merged in, plus the processor, to `out`.
 
-    Example:
+    Example (needs the base model from the Hub, so it is not run here; tests/test_inference.py merges a tiny one):
         >>> merge_adapter("runs/qwen-lora", "Qwen/Qwen2.5-VL-7B-Instruct", "runs/qwen-merged")  # doctest: +SKIP
     """
     from peft import PeftModel
@@ -158,6 +166,8 @@ class CollatorBackend:
     adapter: str | None = None
     max_new_tokens: int = 256
     prompter: Any = None  # builds another task's prompts from the processor (ShotBench); default: narration
+    frame_cache: str | None = None  # a frame-cache folder (the prompter takes it from the job's options itself)
+    name: ClassVar[str]  # set by BACKENDS.register
     request_kind: ClassVar[str] = "tensors"  # what CollatorRequests builds: "tensors" or "vllm"
     needs_frames: ClassVar[bool] = True
     takes_examples: ClassVar[bool] = False
@@ -202,7 +212,9 @@ class CollatorBackend:
         if self.prompter is not None:
             self.collator = self.prompter(self.processor)
         else:
-            self.collator = NarrationCollator(self.processor, self.settings, self.portraits)
+            self.collator = NarrationCollator(
+                self.processor, self.settings, self.portraits, frame_cache=self.frame_cache
+            )
 
     def load_processor(self) -> Any:
         return load_processor(self.model, self.adapter)

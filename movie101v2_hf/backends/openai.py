@@ -96,7 +96,11 @@ class OpenAIBackend(CollatorBackend):
     carries that many training narrations (best-matching, one per movie) as in-context examples.
 
     Example:
-        >>> backend = OpenAIBackend("gpt-4o", PromptSettings(video_num_frames=8), base_url="https://api.openai.com/v1")  # doctest: +SKIP
+        >>> with ScriptedJudgeServer() as server:  # any OpenAI-compatible server; this one answers by rule
+        ...     backend = OpenAIBackend("narrator", PromptSettings(video_num_frames=2, max_portraits=0), base_url=server.url)
+        ...     builder = backend.builder()
+        ...     backend.generate(builder.batch([builder.prepare(test[0])]))
+        ['3']
     """
 
     base_url: str = "http://localhost:8000/v1"

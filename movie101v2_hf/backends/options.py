@@ -36,3 +36,7 @@ class EngineOptions:
         default=None, metadata={"help": "transformers: cuda, cpu, ... (default: cuda when available)."}
     )
     dtype: str = field(default="auto", metadata={"help": "transformers, vllm: model dtype."})
+    frame_cache: str | None = field(
+        default=None,
+        metadata={"help": "A frame-cache folder: each clip decoded once, then read back (shared by runs and models)."},
+    )

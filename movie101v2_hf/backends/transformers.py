@@ -14,7 +14,11 @@ class TransformersBackend(CollatorBackend):
     """Batched greedy generation with `transformers`; a LoRA adapter (PEFT) is loaded on top of the model.
 
     Example:
-        >>> backend = TransformersBackend("Qwen/Qwen2.5-VL-7B-Instruct", PromptSettings(), adapter="runs/lora")  # doctest: +SKIP
+        >>> settings = PromptSettings(video_num_frames=2, max_portraits=0)
+        >>> backend = TransformersBackend(tiny_model, settings, max_new_tokens=2, device="cpu")  # adapter="runs/lora"
+        >>> builder = backend.builder()
+        >>> [type(text).__name__ for text in backend.generate(builder.batch([builder.prepare(test[0])]))]
+        ['str']
     """
 
     device: str | None = None
@@ -26,7 +30,7 @@ class TransformersBackend(CollatorBackend):
             from transformers import AutoModelForImageTextToText
 
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = AutoModelForImageTextToText.from_pretrained(self.model, dtype=self.dtype)
+            model: Any = AutoModelForImageTextToText.from_pretrained(self.model, dtype=self.dtype)
             if self.adapter:
                 from peft import PeftModel
 

@@ -51,7 +51,7 @@ class VLLMBackend(CollatorBackend):
     adapter that also trained the projector (`modules_to_save`, the paper's setting and our recipes' default) is
     merged into the base model first, once, into `merged_dir`. Needs the `vllm` extra and a GPU.
 
-    Example:
+    Example (needs vLLM and a GPU, so it is not run by the tests; tests/test_vllm.py runs vLLM's CPU build):
         >>> backend = VLLMBackend("Qwen/Qwen2.5-VL-7B-Instruct", PromptSettings(), tensor_parallel_size=2)  # doctest: +SKIP
     """
 
@@ -70,7 +70,7 @@ class VLLMBackend(CollatorBackend):
 
             model, lora = self.model, {}
             config = adapter_config(self.adapter)
-            if config.get("modules_to_save"):
+            if self.adapter and config.get("modules_to_save"):
                 logger.info("vLLM cannot load the adapter's projector weights as LoRA: using the merged model")
                 model = merged_model(self.adapter, self.model, self.merged_dir)
             elif self.adapter:

@@ -3,6 +3,7 @@
 from .agreement import Agreement
 from .base import Command
 from .bench import Bench
+from .cache_frames import CacheFrames
 from .compare import Compare
 from .demo import Demo
 from .env import Env
@@ -28,6 +29,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Compare,
     Agreement,
     Faces,
+    CacheFrames,
     ShotBench,
     Synth,
     MiniRelease,

@@ -107,4 +107,4 @@ class VideoDecoderCache:
         return {"max_open": self.max_open}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["max_open"])
+        VideoDecoderCache.__init__(self, state["max_open"])

@@ -370,7 +370,7 @@ def make_face_movie(
                 for slot, face in enumerate(faces):
                     key = id(face)
                     if key not in scaled:
-                        scaled[key] = face.resize((face_size, face_size), Image.NEAREST)
+                        scaled[key] = face.resize((face_size, face_size), Image.Resampling.NEAREST)
                     canvas.paste(scaled[key], (20 + slot * (face_size + 20), top))
         frames.append(np.asarray(canvas).tobytes())
     result = subprocess.run(command, input=b"".join(frames), capture_output=True)

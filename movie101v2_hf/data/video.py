@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ClipDecodeError, require
 from .decoder_cache import VideoDecoderCache
+from .frame_cache import FrameCache, movie_identity
 from .sampling import FrameSampling, sample_times  # noqa: F401  (sample_times: re-exported, it lived here)
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,12 @@ class ClipSampler:
             are rounded to whole seconds); frames past the end are taken from the last moment.
         max_open_decoders (`int`, defaults to 4): decoders kept open per process, least recently used dropped.
         remote_block_size (`int`, defaults to 1 MiB): bytes per HTTP range request for movies at a URL or `hf://`.
+        cache_dir (`str`, *optional*): a `FrameCache` folder: a clip's frames are stored the first time they are
+            decoded and read back after (keyed by the movie's identity, the clip and the sampling; see
+            `data.frame_cache`). `cache_encoding` (`lossless` or `jpeg`), `cache_quality` (JPEG) and
+            `cache_max_bytes` (least recently used entries evicted beyond it) configure it.
+        device (`str`, defaults to `"cpu"`): `"cuda"` decodes with torchcodec's CUDA decoder (NVDEC); frames come
+            back on that device (the frame cache stores and returns them on the CPU).
 
     Returns (from `__call__`):
         the example or batch with `frames` (uint8 tensor, T x C x H x W) and `frame_timestamps` (float64
@@ -67,6 +74,11 @@ class ClipSampler:
     max_open_decoders: int = 4
     remote_block_size: int = 1 << 20
     video_column: str = "video"
+    cache_dir: str | None = None
+    cache_encoding: str = "lossless"
+    cache_quality: int = 95
+    cache_max_bytes: int | None = None
+    device: str = "cpu"
     decoders: VideoDecoderCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +86,10 @@ class ClipSampler:
         self.num_frames, self.size = self.sampling.num_frames, self.sampling.size
         require("torchcodec", extra="video", feature="Clip decoding")
         self.decoders = VideoDecoderCache(self.max_open_decoders)
+        self.cache = None
+        if self.cache_dir is not None:
+            self.cache = FrameCache(self.cache_dir, self.cache_encoding, self.cache_quality, self.cache_max_bytes)
+        self._remote_identities: dict[str, dict[str, Any]] = {}  # a URL's metadata, asked once per process
 
     # -- which frames -----------------------------------------------------------------------------------------
 
@@ -118,8 +134,35 @@ class ClipSampler:
         if isinstance(video, VideoDecoder):
             return self._sample(video, "<VideoDecoder>", start, end, clip_id)
         path = self._path(video, clip_id)
+        key = self.cache_key(path, start, end)
+        if key is not None and (cached := self.cache.get(key)) is not None:  # type: ignore[union-attr]
+            return cached
         with self.decoders.use(path, lambda path: self._open(path, clip_id)) as decoder:
-            return self._sample(decoder, path, start, end, clip_id)
+            frames, times = self._sample(decoder, path, start, end, clip_id)
+        if key is not None:
+            self.cache.put(key, frames.cpu(), times)  # type: ignore[union-attr]
+        return frames, times
+
+    def is_cached(self, video: Any, start: float, end: float) -> bool:
+        """Whether the frame cache holds this clip (False without a cache)."""
+        key = self.cache_key(self._path(video, None), start, end)
+        return key is not None and self.cache is not None and self.cache.path(key).is_file()
+
+    def cache_key(self, path: str, start: float, end: float) -> str | None:
+        """The clip's frame-cache entry, or None without a cache (or for a movie that cannot be found: decoding
+        then says why)."""
+        if self.cache is None:
+            return None
+        try:
+            if _is_remote(path):
+                if path not in self._remote_identities:
+                    self._remote_identities[path] = movie_identity(path)
+                identity = self._remote_identities[path]
+            else:
+                identity = movie_identity(path)
+        except (FileNotFoundError, OSError):
+            return None
+        return self.cache.key(identity, start, end, self.sampling, seek_mode="approximate", device=self.device)
 
     def duration(self, video: Any) -> float:
         """The length in seconds of a movie (a path or `{"path": ...}`), from its open decoder.
@@ -201,7 +244,7 @@ class ClipSampler:
                 video=path,
             )
         try:
-            return VideoDecoder(source, seek_mode="approximate", transforms=transforms), handle
+            return VideoDecoder(source, seek_mode="approximate", transforms=transforms, device=self.device), handle
         except (RuntimeError, ValueError) as err:
             if handle is not None:
                 handle.close()

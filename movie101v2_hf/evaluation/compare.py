@@ -127,11 +127,12 @@ def compare_runs(
             f"clips: {len(only_a)} only in A, {len(only_b)} only in B (e.g. {example}). Compare evaluations of the "
             "same config and split."
         )
-    different_judges = a.judge_key and b.judge_key and a.judge_key != b.judge_key
-    if different_judges and not allow_different_judges:
+    key_a, key_b = a.judge_key, b.judge_key
+    different_judges = bool(key_a and key_b and key_a != key_b)
+    if key_a and key_b and different_judges and not allow_different_judges:
         raise ValueError(
-            f"L1/L2 of {a.folder} were judged by {a.judge_key[0]} with prompts {a.judge_key[1]}, those of {b.folder} "
-            f"by {b.judge_key[0]} with {b.judge_key[1]}: scores of different judges or prompts do not compare. "
+            f"L1/L2 of {a.folder} were judged by {key_a[0]} with prompts {key_a[1]}, those of {b.folder} "
+            f"by {key_b[0]} with {key_b[1]}: scores of different judges or prompts do not compare. "
             "Evaluate both with the same judge, or pass --allow-different-judges to compare anyway."
         )
     parts_a, parts_b = a.parts(), b.parts()
@@ -305,10 +306,10 @@ def judge_agreement(runs: list[EvaluatedRun]) -> dict[str, Any]:
         )
         if len(systems) >= 2:
             for name in ("L1", "L2"):
-                a = [by_judge[first][s].results["scores"].get(name) for s in systems]
-                b = [by_judge[second][s].results["scores"].get(name) for s in systems]
-                if None not in a and None not in b:
-                    tau = stats.kendalltau(a, b)
+                first_scores = [by_judge[first][s].results["scores"].get(name) for s in systems]
+                second_scores = [by_judge[second][s].results["scores"].get(name) for s in systems]
+                if None not in first_scores and None not in second_scores:
+                    tau = stats.kendalltau(first_scores, second_scores)
                     rankings.append(
                         {
                             "judge_a": first,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,9 @@ def build_judge(
         structured_output=structured_output,
     )
     prompts = PromptSet.from_release(release, language) if release else PromptSet.packaged(language)
-    responses = None if cache is False else ResponseCache(default_cache_path() if cache in (None, True) else cache)
+    responses = None
+    if cache is not False:
+        responses = ResponseCache(cache if isinstance(cache, (str, Path)) else default_cache_path())
     return Judge(llm.build(), prompts, cache=responses, rejudge_invalid=rejudge_invalid, show_progress=show_progress)
 
 
@@ -193,7 +195,7 @@ class ClipScores:
 
 def sample_parts(
     movie_ids: Sequence[str],
-    per_clip: dict[str, Sequence[float | None]],
+    per_clip: Mapping[str, Sequence[float | None]],
     tokens: tuple[Sequence[str], Sequence[str]] | None,
     scores: dict[str, Any],
 ) -> SampleParts:
@@ -201,7 +203,8 @@ def sample_parts(
     METEOR shifted to its corpus score."""
     offsets = {}
     if "METEOR" in per_clip and isinstance(scores.get("METEOR"), (int, float)):
-        offsets["METEOR"] = float(scores["METEOR"]) - sum(per_clip["METEOR"]) / max(1, len(per_clip["METEOR"]))
+        meteor = [value for value in per_clip["METEOR"] if value is not None]  # METEOR scores every clip
+        offsets["METEOR"] = float(scores["METEOR"]) - sum(meteor) / max(1, len(meteor))
     bleu_and_cider = tokens if tokens is not None and "BLEU-4" in scores else (None, None)
     parts = SampleParts.from_texts(movie_ids, *bleu_and_cider, means=dict(per_clip), offsets=offsets)
     if "CIDEr" not in scores:

@@ -195,10 +195,10 @@ def role_f1(
     per_sample = []
     for candidate, truth, cast in zip(predictions, reference_characters, casts):
         mentioned = {name for name in cast if name and name in candidate}
-        truth = set(truth)
-        hits = len(mentioned & truth)
-        p = hits / len(mentioned) if mentioned and truth else 0.0
-        r = hits / len(truth) if mentioned and truth else 0.0
+        named = set(truth)
+        hits = len(mentioned & named)
+        p = hits / len(mentioned) if mentioned and named else 0.0
+        r = hits / len(named) if mentioned and named else 0.0
         per_sample.append({"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0})
 
     def mean(key: str) -> float:

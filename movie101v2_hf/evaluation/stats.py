@@ -169,11 +169,16 @@ class SampleParts:
             name: np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
             for name, values in (means or {}).items()
         }
-        texts = candidate_tokens is not None and reference_tokens is not None
+        bleu, cider = None, None
+        if candidate_tokens is not None and reference_tokens is not None:
+            bleu, cider = (
+                bleu_statistics(candidate_tokens, reference_tokens),
+                CiderParts(candidate_tokens, reference_tokens),
+            )
         return cls(
             movie_ids=list(movie_ids),
-            bleu=bleu_statistics(candidate_tokens, reference_tokens) if texts else None,
-            cider=CiderParts(candidate_tokens, reference_tokens) if texts else None,
+            bleu=bleu,
+            cider=cider,
             means=arrays,
             offsets=dict(offsets or {}),
         )

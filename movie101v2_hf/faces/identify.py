@@ -75,9 +75,10 @@ class FaceAnalyzer:
         ValueError: the folder has no detector or no recognizer.
 
     Example:
-        >>> analyzer = FaceAnalyzer("~/.insightface/models/buffalo_l")  # doctest: +SKIP
-        >>> [face.box for face in analyzer.faces(rgb_image)]  # doctest: +SKIP
-        [[102.3, 40.8, 188.1, 150.2]]
+        >>> from movie101v2_hf.testing import make_tiny_face_models, synthetic_portrait
+        >>> analyzer = FaceAnalyzer(make_tiny_face_models(tmp / "faces"), det_size=128)  # buffalo_l for real use
+        >>> len(analyzer.faces(synthetic_portrait(3))), analyzer.faces(synthetic_portrait(None))
+        (1, [])
     """
 
     def __init__(
@@ -153,10 +154,13 @@ class CastBank:
     """Portrait embeddings per movie, computed once per model and portrait and cached on disk.
 
     Example:
-        >>> movies = load_dataset("movie101v2-hf", "movies")  # doctest: +SKIP
-        >>> bank = CastBank.build(analyzer, concatenate_datasets(list(movies.values())), language="en")  # doctest: +SKIP
-        >>> bank.casts["6965779678749524488"].names[:2]  # doctest: +SKIP
-        ['Cheng Yong', 'Lü Shouyi']
+        >>> from datasets import concatenate_datasets, load_dataset
+        >>> from movie101v2_hf.testing import make_tiny_face_models
+        >>> analyzer = FaceAnalyzer(make_tiny_face_models(tmp / "faces"), det_size=128)
+        >>> movies = concatenate_datasets(list(load_dataset(mini_dataset, "movies").values()))
+        >>> bank = CastBank.build(analyzer, movies, language="en", cache_dir=tmp / "bank", show_progress=False)
+        >>> bank.casts["mini-0004"].names[:2]
+        ['Ye Qing', 'Bai Lu']
     """
 
     def __init__(self, casts: dict[str, MovieCast], *, computed: int = 0, cached: int = 0) -> None:
@@ -297,15 +301,27 @@ class FaceIdentifier:
     """Identify the cast members in clips: sample frames, detect faces, match each to the movie's portraits.
 
     Example:
-        >>> identifier = FaceIdentifier(analyzer, bank, FaceSettings())  # doctest: +SKIP
-        >>> identifier.identify(clips[0])["characters"]  # doctest: +SKIP
-        ['Cheng Yong']
+        >>> from datasets import concatenate_datasets, load_dataset
+        >>> from movie101v2_hf.testing import make_tiny_face_models
+        >>> analyzer = FaceAnalyzer(make_tiny_face_models(tmp / "faces"), det_size=128)
+        >>> movies = concatenate_datasets(list(load_dataset(mini_dataset, "movies").values()))
+        >>> bank = CastBank.build(analyzer, movies, cache_dir=tmp / "bank", show_progress=False)
+        >>> identifier = FaceIdentifier(analyzer, bank, FaceSettings())
+        >>> sorted(identifier.identify(test[0]))
+        ['characters', 'clip_id', 'detections', 'frames', 'scores']
     """
 
-    def __init__(self, analyzer: FaceAnalyzer, bank: CastBank, settings: FaceSettings | None = None) -> None:
+    def __init__(
+        self,
+        analyzer: FaceAnalyzer,
+        bank: CastBank,
+        settings: FaceSettings | None = None,
+        *,
+        frame_cache: str | None = None,
+    ) -> None:
         self.analyzer, self.bank = analyzer, bank
         self.settings = settings or FaceSettings()
-        self.sampler = ClipSampler(fps=self.settings.fps, max_frames=self.settings.max_frames)
+        self.sampler = ClipSampler(fps=self.settings.fps, max_frames=self.settings.max_frames, cache_dir=frame_cache)
 
     def decode(self, row: dict[str, Any]) -> tuple[Any, Any]:
         """The clip's sampled frames (T x C x H x W uint8) and their times in seconds of movie time."""

@@ -60,6 +60,10 @@ class FacesOptions(FaceSettings):
     det_thresh: float = field(default=DEFAULT_DET_THRESH, metadata={"help": "Detection score threshold."})
     movie_ids: list[str] | None = field(default=None, metadata={"help": "Only these movies."})
     max_samples: int | None = field(default=None, metadata={"help": "Only the first N clips."})
+    frame_cache: str | None = field(
+        default=None,
+        metadata={"help": "A frame-cache folder: each clip decoded once, then read back (shared with narrate)."},
+    )
     cache_dir: str | None = field(
         default=None,
         metadata={
@@ -123,8 +127,13 @@ def identify_split(options: FacesOptions) -> dict[str, Any]:
     returned.
 
     Example:
-        >>> identify_split(FacesOptions(dataset="movie101v2-hf", model_dir="buffalo_l", out="faces.jsonl"))  # doctest: +SKIP
-        {'complete': True, 'num_items': 2227, ...}
+        >>> from movie101v2_hf.testing import make_tiny_face_models
+        >>> models = str(make_tiny_face_models(tmp / "faces"))  # an insightface pack (buffalo_l) for real use
+        >>> options = FacesOptions(dataset=mini_dataset, model_dir=models, out=str(tmp / "faces.jsonl"), det_size=128,
+        ...                        cache_dir=str(tmp / "bank"), show_progress=False)
+        >>> record = identify_split(options)
+        >>> record["complete"], record["num_items"]
+        (True, 3)
     """
     import torch
     from datasets import concatenate_datasets, load_dataset
@@ -149,7 +158,7 @@ def identify_split(options: FacesOptions) -> dict[str, Any]:
         movie_ids=sorted(set(clips["movie_id"])),
         show_progress=options.show_progress,
     )
-    identifier = FaceIdentifier(analyzer, bank, options.settings)
+    identifier = FaceIdentifier(analyzer, bank, options.settings, frame_cache=options.frame_cache)
     extra = {
         "portraits_without_face": {m: c.missing for m, c in bank.casts.items() if c.missing},
         "portraits": {"embedded": bank.computed, "from_cache": bank.cached},
@@ -288,9 +297,12 @@ def add_identified_characters(rows: Any, path: str | Path, column: str = IDENTIF
     """Add `column` (the names `movie101v2 faces` found) to clip rows; clips it has not seen get an empty list.
 
     Example:
-        >>> clips = add_identified_characters(clips, "faces.jsonl")  # doctest: +SKIP
-        >>> clips[0]["identified_characters"]  # doctest: +SKIP
-        ['Cheng Yong']
+        >>> import json
+        >>> lines = [{"clip_id": clip_id, "characters": ["Old He"]} for clip_id in test["clip_id"]]
+        >>> _ = (tmp / "faces.jsonl").write_text("".join(json.dumps(line) + "\\n" for line in lines))
+        >>> clips = add_identified_characters(test, tmp / "faces.jsonl")
+        >>> clips[0]["identified_characters"]
+        ['Old He']
     """
     identified = read_identified(path)
     if hasattr(rows, "__len__") and hasattr(rows, "column_names"):

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 from ..errors import JudgeUnavailableError, require
 from ..utils.openai_client import ChatClient, ChatRequestError
@@ -33,9 +33,14 @@ class TextLLM(Protocol):
     besides the model and the prompt (it is part of the response cache's key).
     """
 
-    name: str
-    model: str
-    endpoint: str | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def endpoint(self) -> str | None: ...
 
     def generate(
         self,
@@ -196,7 +201,8 @@ class TransformersLLM(_Greedy):
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = AutoModelForCausalLM.from_pretrained(self.model, dtype=self.dtype).to(device).eval()
+            model: Any = AutoModelForCausalLM.from_pretrained(self.model, dtype=self.dtype)
+            model = model.to(device).eval()
             self._loaded = (tokenizer, model)
         return self._loaded
 
@@ -317,4 +323,4 @@ def make_llm(backend: str, model: str, **options: Any) -> TextLLM:
         raise ValueError(
             f"The {backend} text backend has no option {', '.join(unknown)} (its options: {', '.join(known)})."
         )
-    return cls(model=model, **options)
+    return cast(Any, cls)(model=model, **options)  # a registered dataclass (the protocol has no constructor)

@@ -16,7 +16,7 @@ Two input modes, as in the paper:
 - `collator`: `NarrationCollator`, the prompt for training and inference.
 """
 
-from .collator import NarrationCollator
+from .collator import ClipInputs, NarrationCollator
 from .media import clip_metadata, fit_pixels, keyframes_to_frames, tile_frames, to_pil
 from .settings import IGNORE_INDEX, INSTRUCTIONS, PROMPT_SETTINGS_FILE, PromptOverrides, PromptSettings
 
@@ -24,6 +24,7 @@ __all__ = [
     "IGNORE_INDEX",
     "INSTRUCTIONS",
     "PROMPT_SETTINGS_FILE",
+    "ClipInputs",
     "NarrationCollator",
     "PromptOverrides",
     "PromptSettings",

@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..data.video import ClipSampler
 from .media import (
@@ -24,6 +24,16 @@ from .settings import IGNORE_INDEX, INSTRUCTIONS, PromptSettings
 _CAST_HEADER = {"en": "Main cast:", "zh": "主要角色："}
 _FRAMES_HEADER = {"en": "Clip frames:", "zh": "片段画面："}
 _IDENTIFIED_HEADER = {"en": "Recognised on screen:", "zh": "画面中识别出的角色："}
+
+
+class ClipInputs(TypedDict):
+    """One prompt before the processor: the chat turns, the images (portraits, then frame tiles in `images` mode),
+    the clip's frames (T x C x H x W uint8, `video` mode; else None) and their `VideoMetadata` with timestamps."""
+
+    messages: list[dict[str, Any]]
+    images: list[Any]
+    video: Any
+    video_metadata: Any
 
 
 @dataclass
@@ -43,6 +53,8 @@ class NarrationCollator:
             already carry a `portraits` column use it instead.
         max_length: the longest sequence; a longer narration is cut, a longer prompt is an error (lower the
             frame or pixel budget instead: cutting video tokens would break the processor's placeholders).
+        frame_cache: a frame-cache folder (`data.frame_cache`): a clip's frames are decoded once, then read back
+            (epochs, models and processes share it).
         record_clip_ids: a folder; every clip put into a training batch is appended to
             `<folder>/rank-<RANK>.txt`, to audit what each process trained on.
 
@@ -60,10 +72,11 @@ class NarrationCollator:
     portraits: Any = None
     max_length: int | None = None
     record_clip_ids: str | None = None
+    frame_cache: str | None = None  # a `FrameCache` folder: decode each clip once
     sampler: ClipSampler = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.sampler = self.settings.sampler()
+        self.sampler = self.settings.sampler(cache_dir=self.frame_cache)
         if getattr(self.portraits, "language", None) not in (None, self.settings.language):
             raise ValueError(
                 f"The PortraitAttacher names characters in {self.portraits.language!r} but the prompt is in "
@@ -79,7 +92,7 @@ class NarrationCollator:
 
     # -- the chat ---------------------------------------------------------------------------------------------
 
-    def clip_inputs(self, row: dict[str, Any]) -> dict[str, Any]:
+    def clip_inputs(self, row: dict[str, Any]) -> ClipInputs:
         """The visual inputs and the user message of one clip.
 
         Returns:
@@ -202,11 +215,11 @@ class NarrationCollator:
         """
         return self.prompt_batch([self.clip_inputs(row) for row in rows])
 
-    def prompt_text(self, clip_inputs: dict[str, Any]) -> str:
+    def prompt_text(self, clip_inputs: ClipInputs) -> str:
         """The chat of one clip rendered with the processor's template, ending with the generation prompt."""
         return self.processor.apply_chat_template(clip_inputs["messages"], add_generation_prompt=True, tokenize=False)
 
-    def prompt_batch(self, inputs: Sequence[dict[str, Any]]) -> Any:
+    def prompt_batch(self, inputs: Sequence[ClipInputs]) -> Any:
         """`prompt_inputs` from clips already turned into `clip_inputs` (e.g. in DataLoader workers)."""
         return self._process([self.prompt_text(item) for item in inputs], list(inputs), padding_side="left")
 

@@ -85,9 +85,9 @@ class PromptSettings:
             return FrameSampling(fps=self.video_fps, max_frames=self.video_maxlen)
         return FrameSampling(num_frames=self.video_num_frames)
 
-    def sampler(self) -> ClipSampler:
-        """The `ClipSampler` these settings describe."""
-        return ClipSampler.of(self.frame_sampling())
+    def sampler(self, **options: Any) -> ClipSampler:
+        """The `ClipSampler` these settings describe (`options`: the sampler's own, e.g. `cache_dir`)."""
+        return ClipSampler.of(self.frame_sampling(), **options)
 
     def save(self, folder: str | Path) -> Path:
         """Write the settings as `folder/movie101v2_prompt.json`."""

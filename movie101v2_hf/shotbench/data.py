@@ -163,9 +163,9 @@ def load_shotbench(folder: str | Path, *, check_media: bool = True, streaming: b
     `video` (a `Video` path, clips; decoded lazily, as Movie101v2's clips).
 
     Example:
-        >>> shotbench = load_shotbench("ShotBench")  # doctest: +SKIP
-        >>> shotbench[0]["category_abbr"], shotbench[0]["options"][0]  # doctest: +SKIP
-        ('SS', {'letter': 'A', 'text': 'Medium shot'})
+        >>> shotbench = load_shotbench(mini_shotbench)
+        >>> shotbench[0]["category_abbr"], shotbench[0]["options"][0]
+        ('SS', {'letter': 'A', 'text': 'Medium Close Up'})
     """
     from datasets import Dataset, Features, Image, IterableDataset, List, Value, Video
 
@@ -193,7 +193,7 @@ def fetch_shotbench(local_dir: str | Path, *, token: str | bool | None = None) -
     """Download the Hub snapshot of ShotBench and untar its media next to `test.tsv`, as the official instructions
     do; returns the folder. Archives already untarred are not untarred again.
 
-    Example:
+    Example (needs the Hub, so it is not run by the tests):
         >>> folder = fetch_shotbench("ShotBench")  # doctest: +SKIP
     """
     from huggingface_hub import snapshot_download

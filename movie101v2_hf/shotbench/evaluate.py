@@ -82,8 +82,13 @@ def evaluate_shotbench(
     """Score predictions against `data/test.tsv`; writes `results.json`, `per_row.jsonl` and `report.html`.
 
     Example:
-        >>> evaluate_shotbench("preds.jsonl", "ShotBench", out="runs/shotbench")["scores"]["Overall"]  # doctest: +SKIP
-        53.8
+        >>> import json
+        >>> from movie101v2_hf.shotbench import read_test_tsv
+        >>> rows = read_test_tsv(f"{mini_shotbench}/test.tsv")
+        >>> lines = [json.dumps({"index": row["index"], "prediction": row["answer"]}) for row in rows]
+        >>> _ = (tmp / "preds.jsonl").write_text("\\n".join(lines) + "\\n")
+        >>> evaluate_shotbench(tmp / "preds.jsonl", mini_shotbench, out=tmp / "shotbench")["scores"]["Overall"]
+        100.0
     """
     with OutputFolder(
         out, job="shotbench evaluate", inputs={"--predictions": predictions_path, "--data": data}

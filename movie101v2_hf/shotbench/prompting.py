@@ -15,6 +15,7 @@ from typing import Any
 from ..data.sampling import FrameSampling
 from ..data.video import ClipSampler
 from ..prompting import NarrationCollator, PromptSettings, clip_metadata, fit_pixels, to_pil
+from ..prompting.collator import ClipInputs
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
 # ours, in the R1 style the ShotBench code uses for reasoning models
@@ -45,8 +46,10 @@ class ShotBenchCollator(NarrationCollator):
     """Prompts (and, for SFT, labels) of ShotBench-format rows for any backend or trainer the narration uses.
 
     Example:
-        >>> collator = ShotBenchCollator(processor, reasoning=True)  # doctest: +SKIP
-        >>> collator.prompt_text(collator.clip_inputs(shotbench[0]))  # doctest: +SKIP
+        >>> from movie101v2_hf.shotbench import load_shotbench
+        >>> collator = ShotBenchCollator(processor, reasoning=True)
+        >>> [message["role"] for message in collator.clip_inputs(load_shotbench(mini_shotbench)[0])["messages"]]
+        ['system', 'user']
     """
 
     reasoning: bool = False
@@ -57,7 +60,7 @@ class ShotBenchCollator(NarrationCollator):
     def __post_init__(self) -> None:
         self.settings = PromptSettings(max_portraits=0)
         super().__post_init__()
-        self.sampler = ClipSampler.of(self.frame_sampling)
+        self.sampler = ClipSampler.of(self.frame_sampling, cache_dir=self.frame_cache)
 
     @property
     def frame_sampling(self) -> FrameSampling:
@@ -68,7 +71,7 @@ class ShotBenchCollator(NarrationCollator):
         """A question has a still or a clip."""
         return {"image": 1, "video": 1}
 
-    def clip_inputs(self, row: dict[str, Any]) -> dict[str, Any]:
+    def clip_inputs(self, row: dict[str, Any]) -> ClipInputs:
         """The system and user turns of one question, with its still or its clip's frames."""
         images, video, metadata = [], None, None
         if row.get("video") is not None:

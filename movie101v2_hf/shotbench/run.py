@@ -56,7 +56,11 @@ class ShotBenchRunOptions(EngineOptions):
     def prompter(self, processor: Any) -> ShotBenchCollator:
         """The prompt builder the backend uses (`CollatorBackend.from_options` picks it up)."""
         return ShotBenchCollator(
-            processor, reasoning=self.reasoning, video_fps=self.video_fps, max_pixels=self.max_pixels
+            processor,
+            reasoning=self.reasoning,
+            video_fps=self.video_fps,
+            max_pixels=self.max_pixels,
+            frame_cache=self.frame_cache,
         )
 
     def run_settings(self) -> dict[str, Any]:
@@ -91,7 +95,10 @@ def run_shotbench(options: ShotBenchRunOptions) -> RunRecord:
     """Answer every question of `options.data` into `options.out` (see the module).
 
     Example:
-        >>> run_shotbench(ShotBenchRunOptions(data="ShotBench", out="preds.jsonl", model="Qwen/Qwen2.5-VL-7B-Instruct"))  # doctest: +SKIP
+        >>> options = ShotBenchRunOptions(data=mini_shotbench, out=str(tmp / "preds.jsonl"), model=tiny_model,
+        ...                               max_samples=2, max_new_tokens=2, num_workers=0, show_progress=False)
+        >>> run_shotbench(options).complete
+        True
     """
     if options.data_parallel_size > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return launch_data_parallel(options, module="movie101v2_hf.shotbench.run", key="index")

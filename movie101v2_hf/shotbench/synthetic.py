@@ -39,8 +39,8 @@ def make_mini_shotbench(out: str | Path, *, per_category: int = 4, seed: int = 0
     """Write `per_category` questions of each of the eight dimensions in ShotBench's official layout.
 
     Example:
-        >>> make_mini_shotbench("/tmp/mini-shotbench")  # doctest: +SKIP
-        PosixPath('/tmp/mini-shotbench')
+        >>> sorted(path.name for path in make_mini_shotbench(tmp / "ShotBench", per_category=1).iterdir())
+        ['image', 'test.tsv', 'video']
     """
     from PIL import Image, ImageDraw
 

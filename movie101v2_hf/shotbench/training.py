@@ -58,8 +58,9 @@ def grpo_rows(rows: Any, *, reasoning: bool = True, frames_per_clip: int = 4, ma
     """ShotBench-format rows as GRPOTrainer takes them: `prompt` (the official chat), `images`, `answer`, `options`.
 
     Example:
-        >>> train = grpo_rows(load_shotbench("ShotQA"))  # doctest: +SKIP
-    """
+        >>> from movie101v2_hf.shotbench import load_shotbench
+        >>> grpo_rows(load_shotbench(mini_shotbench)).column_names
+        ['prompt', 'images', 'answer', 'options']"""
     from datasets import Dataset, Image, List
 
     from ..data.sampling import FrameSampling

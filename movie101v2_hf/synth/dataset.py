@@ -158,8 +158,8 @@ def build_dataset(out: str | Path) -> dict[str, Any]:
     counts and the movies skipped for missing images.
 
     Example:
-        >>> build_dataset("synth")["rows"]  # doctest: +SKIP
-        {'narration': 12, 'movies': 2, 'qa': 8}
+        >>> build_dataset(drawn_movies)["rows"]
+        {'narration': 2, 'movies': 1, 'qa': 4}
     """
     from datasets import Dataset
 
@@ -256,8 +256,9 @@ def mix_with_movie101v2(
     `recipes/sft_lora.py --dataset_name OUT --dataset_config CONFIG` trains on the mix unchanged.
 
     Example:
-        >>> mix_with_movie101v2("synth/dataset", "movie101v2-hf", "mix", config="en")  # doctest: +SKIP
-        {'train': 41430, 'validation': 2361, 'test': 2227, 'movies': 205}
+        >>> _ = build_dataset(drawn_movies)
+        >>> mix_with_movie101v2(f"{drawn_movies}/dataset", mini_dataset, tmp / "mix", config="en")
+        {'train': 8, 'validation': 3, 'test': 3, 'movies': 5}
     """
     inputs = {"--synthetic": synthetic, "--movie101v2": movie101v2}
     with OutputFolder(out, job="synth mix", inputs=inputs) as folder:

@@ -131,7 +131,12 @@ def draw_keyframes(options: DrawOptions) -> RunRecord:
     """Draw every image of every planned movie into `OUT/keyframes/` (see the module).
 
     Example:
-        >>> draw_keyframes(DrawOptions(out="synth"))  # doctest: +SKIP
+        >>> import shutil
+        >>> folder = shutil.copytree(drawn_movies, tmp / "synth", ignore=shutil.ignore_patterns("keyframes", ".*"))
+        >>> options = DrawOptions(out=str(folder), pipeline=tiny_pipeline, steps=2, height=32, width=32)
+        >>> options.show_progress = False
+        >>> draw_keyframes(options).complete
+        True
     """
     import torch
     from tqdm.auto import tqdm

@@ -12,7 +12,8 @@ def make_tiny_text_to_image(path: str | Path) -> Path:
     like a Hub checkpoint: it draws 32x32 noise in milliseconds on a CPU, enough to run `synth draw` end to end.
 
     Example:
-        >>> pipeline = make_tiny_text_to_image("/tmp/tiny-sd")  # doctest: +SKIP
+        >>> (make_tiny_text_to_image(tmp / "tiny-sd") / "model_index.json").is_file()
+        True
     """
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel

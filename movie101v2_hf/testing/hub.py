@@ -4,8 +4,12 @@ files' hashes and commit small files, and the `resolve` URLs `evaluate.load` dow
 Point `HF_ENDPOINT` (read by `huggingface_hub` and `evaluate` when they are imported) at `hub.url`.
 
 Example:
-    >>> with LocalHub() as hub:  # doctest: +SKIP
-    ...     HfApi(endpoint=hub.url, token="hf_x").create_repo("org/m", repo_type="space", space_sdk="gradio")
+    >>> import json, urllib.request
+    >>> with LocalHub() as hub:  # as `HfApi(endpoint=hub.url).create_repo("org/m", repo_type="space")` asks it
+    ...     body = json.dumps({"name": "m", "organization": "org", "type": "space"}).encode()
+    ...     request = urllib.request.Request(f"{hub.url}/api/repos/create", body, {"Content-Type": "application/json"})
+    ...     json.loads(urllib.request.urlopen(request).read())["name"], sorted(hub.repos)
+    ('org/m', ['spaces/org/m'])
 """
 
 from __future__ import annotations

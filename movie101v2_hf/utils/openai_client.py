@@ -77,9 +77,9 @@ class ChatClient:
         timeout: seconds per attempt.
 
     Example:
-        >>> client = ChatClient("http://localhost:8000/v1")
-        >>> client.complete({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})  # doctest: +SKIP
-        'Hello!'
+        >>> with ScriptedJudgeServer() as server:  # any OpenAI-compatible server; this one answers by rule
+        ...     ChatClient(server.url).complete({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
+        '3'
     """
 
     base_url: str = "http://localhost:8000/v1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..metrics import bertscore
 from .base import METRICS, Metric, MetricInputs, MetricOutput
@@ -18,6 +18,7 @@ class BertScore(Metric):
 
     @classmethod
     def compute(cls, inputs: MetricInputs) -> MetricOutput:
-        scores = bertscore(inputs.predictions, inputs.references, model_path=inputs.bertscore_model)
+        assert inputs.bertscore_model is not None  # `needs` checked it
+        scores: dict[str, Any] = bertscore(inputs.predictions, inputs.references, model_path=inputs.bertscore_model)
         per_clip = scores.pop("per_sample")
         return MetricOutput(scores, per_clip)

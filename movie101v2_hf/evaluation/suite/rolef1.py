@@ -17,6 +17,7 @@ class RoleF1(Metric):
 
     @classmethod
     def compute(cls, inputs: MetricInputs) -> MetricOutput:
+        assert inputs.reference_characters is not None and inputs.casts is not None  # `needs` checked them
         roles = role_f1(inputs.predictions, inputs.reference_characters, inputs.casts)
         scores = {k: v for k, v in roles.items() if k != "per_sample"}
         per_clip = {
