@@ -134,3 +134,14 @@ def test_the_cuda_decoder_matches_the_cpu_path(movie):
     for clip in CLIPS:
         (a, times_a), (b, times_b) = cpu.decode(movie, *clip), gpu.decode(movie, *clip)
         assert b.device.type == "cuda" and torch.equal(times_a, times_b) and psnr(a, b.cpu()) >= 30
+
+
+def test_a_streamed_split_reads_the_cache_like_a_map_style_one(mini_prepared, tmp_path):
+    from movie101v2_hf.data.loading import load_clips
+
+    sampler = ClipSampler(num_frames=3, cache_dir=str(tmp_path / "frames"))
+    stream = sampler.apply(load_clips(str(mini_prepared), "en", "test", streaming=True))
+    first = [row["frames"] for row in stream]
+    again = [row["frames"] for row in sampler.apply(load_clips(str(mini_prepared), "en", "test", streaming=True))]
+    assert len(first) == 3 and all(torch.equal(a, b) for a, b in zip(first, again))
+    assert (sampler.cache.misses, sampler.cache.hits) == (3, 3)
