@@ -14,29 +14,13 @@ from movie101v2_hf import cli
 from movie101v2_hf.synth import PlanOptions, parse_plan, plan_movies
 from movie101v2_hf.synth.plan import QA_KINDS
 from movie101v2_hf.testing import ScriptedJudgeServer
+from movie101v2_hf.testing.servers import scripted_plan
 
 THEMES = ["a lighthouse keeper and a stray dog", "two sisters run a noodle shop", "a chess game on a night train"]
 
 
 def _plan(theme: str, scenes: int = 3) -> dict:
-    return {
-        "title": theme.title(),
-        "overview": f"A movie about {theme}.",
-        "style": ["warm film grain", "35mm", "soft window light"],
-        "characters": [
-            {"name": "Lin", "description": "a woman of forty, short grey hair, blue raincoat"},
-            {"name": "Bo", "description": "a boy of ten, striped sweater"},
-        ],
-        "scenes": [
-            {
-                "keyframe": f"scene {k} of {theme}",
-                "narration": f"Lin and Bo stand together, scene {k}.",
-                "characters": ["Lin", "Bo"],
-            }
-            for k in range(scenes)
-        ],
-        "qa": [{"kind": kind, "question": f"A {kind} question?", "answer": "An answer."} for kind in QA_KINDS],
-    }
+    return scripted_plan(scenes, theme)
 
 
 def _planner(fail_first=(), always_invalid=()):

@@ -59,20 +59,21 @@ def rule_based_answer(prompt: str) -> str:
     return "3"
 
 
-def scripted_plan(scenes: int) -> dict[str, Any]:
-    """A synthetic movie plan of `scenes` scenes that the planner accepts (two characters, every QA kind)."""
+def scripted_plan(scenes: int, theme: str = "a lighthouse keeper and a stray dog") -> dict[str, Any]:
+    """A synthetic movie plan of `scenes` scenes about `theme` that the planner accepts (two characters, every QA
+    kind)."""
     return {
-        "title": "The Lighthouse",
-        "overview": "A keeper and a dog. A storm comes. They keep the light on.",
+        "title": theme.title(),
+        "overview": f"A movie about {theme}.",
         "style": ["warm film grain", "35mm", "soft window light"],
         "characters": [
             {"name": "Lin", "description": "a woman of forty, short grey hair, blue raincoat"},
-            {"name": "Bo", "description": "a small brown dog with one white ear"},
+            {"name": "Bo", "description": "a boy of ten, striped sweater"},
         ],
         "scenes": [
             {
-                "keyframe": f"scene {k}: the lighthouse at dusk",
-                "narration": f"Lin walks Bo, scene {k}.",
+                "keyframe": f"scene {k} of {theme}",
+                "narration": f"Lin and Bo stand together, scene {k}.",
                 "characters": ["Lin", "Bo"],
             }
             for k in range(scenes)
