@@ -32,7 +32,7 @@ from .sampling import FrameSampling
 
 ENCODINGS = ("lossless", "jpeg")
 _SUFFIX = ".frames.npz"
-_FORMAT = 1  # bumped when an entry's layout changes: older entries are then misses, never misread
+_FORMAT = 2  # bumped when an entry's layout changes: older entries are then misses, never misread
 
 
 def movie_identity(path: str) -> dict[str, Any]:
@@ -213,22 +213,24 @@ def _encode_jpegs(frames: Any, quality: int) -> dict[str, Any]:
     import numpy as np
     from PIL import Image
 
-    encoded = {}
-    for k, frame in enumerate(frames):
+    images = []
+    for frame in frames:
         buffer = io.BytesIO()
         Image.fromarray(frame.permute(1, 2, 0).contiguous().numpy()).save(
             buffer, format="JPEG", quality=quality, subsampling=0
         )
-        encoded[f"jpeg_{k:05d}"] = np.frombuffer(buffer.getvalue(), dtype=np.uint8)
-    return encoded
+        images.append(buffer.getvalue())
+    # one array for all frames (and their end offsets): one member of the archive to read, not one per frame
+    offsets = np.cumsum([len(image) for image in images], dtype=np.int64)
+    return {"jpeg": np.frombuffer(b"".join(images), dtype=np.uint8), "jpeg_ends": offsets}
 
 
 def _decode_jpegs(entry: Any) -> Any:
     import torch
     from torchvision.io import decode_jpeg
 
-    names = sorted(name for name in entry.files if name.startswith("jpeg_"))
-    images = decode_jpeg([torch.from_numpy(entry[name].copy()) for name in names])
+    data, ends = torch.from_numpy(entry["jpeg"]), entry["jpeg_ends"].tolist()
+    images = decode_jpeg([data[begin:end] for begin, end in zip([0, *ends[:-1]], ends)])
     return torch.stack(images)
 
 

@@ -145,3 +145,20 @@ def test_a_streamed_split_reads_the_cache_like_a_map_style_one(mini_prepared, tm
     again = [row["frames"] for row in sampler.apply(load_clips(str(mini_prepared), "en", "test", streaming=True))]
     assert len(first) == 3 and all(torch.equal(a, b) for a, b in zip(first, again))
     assert (sampler.cache.misses, sampler.cache.hits) == (3, 3)
+
+
+def test_a_hub_movie_is_keyed_by_its_blob_id(monkeypatch):
+    # the Hub cannot be reached here: its answer to `HfFileSystem.info` is stood in for (the shape it returns)
+    from huggingface_hub import HfFileSystem
+
+    answers = {"blob_id": "3f2a9c", "size": 1234}
+
+    def info(self, path, **kwargs):
+        return {"name": path, "size": answers["size"], "type": "file", "blob_id": answers["blob_id"], "lfs": None}
+
+    monkeypatch.setattr(HfFileSystem, "info", info)
+    url = "hf://datasets/my-org/movie101v2/videos/m.mp4"
+    first = movie_identity(url)
+    assert first == {"url": url, "size": 1234, "version": "3f2a9c"}
+    answers["blob_id"] = "77e1d0"  # a new commit replaced the file: another identity, so another cache key
+    assert movie_identity(url)["version"] == "77e1d0"

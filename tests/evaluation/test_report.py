@@ -10,7 +10,7 @@ import pytest
 from movie101v2_hf.data.paper import TABLE4_JUDGE, paper_table2, paper_table4
 from movie101v2_hf.evaluation.report import judge_note, write_report
 
-PAPERS = Path(__file__).resolve().parents[1] / ".." / "shared" / "papers"
+PAPERS = Path(__file__).resolve().parents[2] / ".." / "shared" / "papers"
 
 
 def _tsv(name):

@@ -121,7 +121,7 @@ def test_builder_class_yields_the_same_rows(sample_release, sample_prepared, tmp
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "loading_script" / "movie101v2.py"
+    script = Path(__file__).resolve().parents[2] / "loading_script" / "movie101v2.py"
     spec = importlib.util.spec_from_file_location("movie101v2_script", script)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # `datasets` looks the builder's module up by name
