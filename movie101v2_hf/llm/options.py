@@ -9,6 +9,7 @@ A field left at None takes the backend's own default; a field set for a backend 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,16 +81,17 @@ def prefixed_llm_options(prefix: str, *, name: str | None = None, **defaults: An
         'http://127.0.0.1:1/v1'
     """
     specs = []
+    hints = typing.get_type_hints(LLMOptions)  # this module's annotations are strings (postponed)
     for item in dataclasses.fields(LLMOptions):
         default = defaults.get(item.name, item.default)
-        kind = LLMOptions.__annotations__[item.name]
-        if item.name == "backend":
-            kind = "str | None" if default is None else kind
+        kind = hints[item.name]
+        if item.name == "backend" and default is None:
+            kind = str | None
         metadata = dict(item.metadata)
         flag = _field_name(prefix, item.name)
         if flag != f"{prefix}_{item.name}":  # `--judge-url` is the established flag; `--judge-base-url` works too
             metadata["aliases"] = [f"--{prefix}-{item.name.replace('_', '-')}"]
-        specs.append((flag, _resolve(kind), field(default=default, metadata=metadata)))
+        specs.append((flag, kind, field(default=default, metadata=metadata)))
     return dataclasses.make_dataclass(name or f"{prefix.title()}LLMOptions", specs, kw_only=True)
 
 
@@ -103,7 +105,3 @@ def to_llm_options(options: Any, prefix: str) -> LLMOptions:
     values = {f.name: getattr(options, _field_name(prefix, f.name)) for f in dataclasses.fields(LLMOptions)}
     return LLMOptions(**values)
 
-
-def _resolve(annotation: str) -> Any:
-    """The type behind an annotation string of `LLMOptions` (this module uses postponed annotations)."""
-    return eval(annotation, {"str": str, "int": int, "float": float, "bool": bool})  # noqa: S307 (our own strings)
