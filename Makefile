@@ -42,6 +42,7 @@ style: setup
 quality: setup
 	$(BIN)/ruff format --check . && $(BIN)/ruff check .
 	$(BIN)/python scripts/import_cycles.py movie101v2_hf
+	$(BIN)/python scripts/sizes.py movie101v2_hf recipes metrics benchmarks
 	$(BIN)/mypy
 
 benchmark: setup

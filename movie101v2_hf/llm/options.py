@@ -104,4 +104,3 @@ def to_llm_options(options: Any, prefix: str) -> LLMOptions:
     """The `LLMOptions` inside a job's options composed with `prefixed_llm_options(prefix)`."""
     values = {f.name: getattr(options, _field_name(prefix, f.name)) for f in dataclasses.fields(LLMOptions)}
     return LLMOptions(**values)
-
