@@ -56,9 +56,7 @@ class CacheFramesOptions:
         check_minimums(self, video_num_frames=1, video_maxlen=1, max_samples=1, num_workers=0, quality=1)
 
     def sampling(self) -> FrameSampling:
-        if self.video_fps is not None:
-            return FrameSampling(fps=self.video_fps, max_frames=self.video_maxlen)
-        return FrameSampling(num_frames=self.video_num_frames)
+        return FrameSampling.from_video_options(self.video_num_frames, self.video_fps, self.video_maxlen)
 
     def sampler(self) -> ClipSampler:
         return ClipSampler.of(
@@ -85,8 +83,10 @@ class _Fill:
     def __call__(self, rows: list[dict[str, Any]]) -> tuple[str, Any]:
         row = rows[0]
         try:
-            cached = self.sampler.is_cached(row["video"], row["start"], row["end"])
+            cache = self.sampler.cache
+            hits = cache.hits if cache is not None else 0  # this worker's own count: a hit is what decode found
             frames, _ = self.sampler.decode(row["video"], row["start"], row["end"], clip_id=row["clip_id"])
+            cached = cache is not None and cache.hits > hits
             return row["clip_id"], {"clip_id": row["clip_id"], "frames": int(frames.shape[0]), "from_cache": cached}
         except Exception as err:  # noqa: BLE001 (recorded per clip)
             return row["clip_id"], err

@@ -56,6 +56,19 @@ class FrameSampling:
                 raise ValueError(f"Invalid size: {self.size}. It must be (height, width) with both >= 1.")
             object.__setattr__(self, "size", size)
 
+    @classmethod
+    def from_video_options(cls, video_num_frames: int, video_fps: float | None, video_maxlen: int) -> FrameSampling:
+        """The sampling of the recipes' (and LLaMA-Factory's) names: `video_num_frames`, or `video_fps` with at
+        most `video_maxlen` frames.
+
+        Example:
+            >>> FrameSampling.from_video_options(16, 2.0, 8) == FrameSampling(fps=2.0, max_frames=8)
+            True
+        """
+        if video_fps is not None:
+            return cls(fps=video_fps, max_frames=video_maxlen)
+        return cls(num_frames=video_num_frames)
+
     def count(self, start: float, end: float) -> int:
         """How many frames a clip of `[start, end]` gets."""
         if self.num_frames is not None:

@@ -143,11 +143,6 @@ class ClipSampler:
             self.cache.put(key, frames.cpu(), times)  # type: ignore[union-attr]
         return frames, times
 
-    def is_cached(self, video: Any, start: float, end: float) -> bool:
-        """Whether the frame cache holds this clip (False without a cache)."""
-        key = self.cache_key(self._path(video, None), start, end)
-        return key is not None and self.cache is not None and self.cache.path(key).is_file()
-
     def cache_key(self, path: str, start: float, end: float) -> str | None:
         """The clip's frame-cache entry, or None without a cache (or for a movie that cannot be found: decoding
         then says why)."""

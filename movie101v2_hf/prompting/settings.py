@@ -81,9 +81,7 @@ class PromptSettings:
 
     def frame_sampling(self) -> FrameSampling:
         """The `FrameSampling` these settings describe (`video_*` are LLaMA-Factory's names for its fields)."""
-        if self.video_fps is not None:
-            return FrameSampling(fps=self.video_fps, max_frames=self.video_maxlen)
-        return FrameSampling(num_frames=self.video_num_frames)
+        return FrameSampling.from_video_options(self.video_num_frames, self.video_fps, self.video_maxlen)
 
     def sampler(self, **options: Any) -> ClipSampler:
         """The `ClipSampler` these settings describe (`options`: the sampler's own, e.g. `cache_dir`)."""
