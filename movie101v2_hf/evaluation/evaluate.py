@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ from .. import __version__
 from ..constants import SINGLE_LANGUAGE_CONFIGS, SPLITS, config_language
 from ..errors import check_minimums
 from ..judge import DEFAULT_JUDGE_MODELS, DEFAULT_MAX_INVALID, Judge, PromptSet
-from ..llm import ResponseCache, default_cache_path
 from ..llm.options import LLMOptions, prefixed_llm_options, to_llm_options
 from ..utils.outputs import OutputFolder, output_folder
 from .predictions import file_sha256, load_predictions, match_predictions
@@ -76,17 +75,38 @@ def build_judge(
     """
     llm = LLMOptions(
         backend=backend,
-        model=model or DEFAULT_JUDGE_MODELS[language],
+        model=model,
         base_url=url,
         concurrency=concurrency,
         timeout=timeout,
         retries=retries,
         structured_output=structured_output,
+        cache=str(cache) if isinstance(cache, (str, Path)) else None,
     )
+    return judge_from(
+        llm,
+        language=language,
+        release=release,
+        use_cache=cache is not False,
+        rejudge_invalid=rejudge_invalid,
+        show_progress=show_progress,
+    )
+
+
+def judge_from(
+    llm: LLMOptions,
+    *,
+    language: str,
+    release: str | Path | None = None,
+    use_cache: bool = True,
+    rejudge_invalid: bool = True,
+    show_progress: bool = True,
+) -> Judge:
+    """The `Judge` of a text LLM's options: the paper's judge model for `language` unless `llm.model` is given, its
+    answers in `llm.response_cache()` (unless `use_cache` is False), the official prompts with `release`."""
+    llm = replace(llm, model=llm.model or DEFAULT_JUDGE_MODELS[language])
     prompts = PromptSet.from_release(release, language) if release else PromptSet.packaged(language)
-    responses = None
-    if cache is not False:
-        responses = ResponseCache(cache if isinstance(cache, (str, Path)) else default_cache_path())
+    responses = llm.response_cache() if use_cache else None
     return Judge(llm.build(), prompts, cache=responses, rejudge_invalid=rejudge_invalid, show_progress=show_progress)
 
 
@@ -142,20 +162,8 @@ class ScoringOptions(JudgeOptions):  # type: ignore[misc, valid-type]
         """The judge these options describe, or None without `judge_backend`."""
         if not self.judge_backend:
             return None
-        llm = to_llm_options(self, "judge")
-        return build_judge(
-            language=language,
-            backend=self.judge_backend,
-            model=llm.model,
-            url=llm.base_url,
-            release=self.release,
-            cache=self.judge_cache,
-            concurrency=llm.concurrency,
-            timeout=llm.timeout,
-            retries=llm.retries,
-            rejudge_invalid=self.rejudge_invalid,
-            structured_output=llm.structured_output,
-        )
+        llm = to_llm_options(self, "judge")  # every judge_* option, --judge-max-tokens included
+        return judge_from(llm, language=language, release=self.release, rejudge_invalid=self.rejudge_invalid)
 
     def metric_names(self, judge: Judge | None) -> list[str]:
         """The metrics to compute: as given, else the classic ones and RoleF1, plus L1 and L2 with a judge."""

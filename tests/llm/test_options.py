@@ -38,3 +38,23 @@ def test_prefixed_options_parse_with_the_established_flags_and_map_back():
     assert (llm.backend, llm.model, llm.base_url, llm.retries, llm.timeout) == ("openai", "m", "http://x/v1", 2, None)
     (flag,) = parser.parse_args_into_dataclasses(["--judge-structured-output"])
     assert flag.judge_structured_output is True and flag.judge_backend is None  # off unless chosen
+
+
+def test_every_judge_option_reaches_the_judge(tmp_path):
+    from movie101v2_hf.evaluation.evaluate import ScoringOptions
+
+    options = ScoringOptions(
+        judge_backend="openai",
+        judge_url="http://127.0.0.1:1/v1",
+        judge_max_tokens=8,
+        judge_timeout=5.0,
+        judge_cache=str(tmp_path / "answers.sqlite"),
+    )
+    judge = options.build_judge("en")
+    assert (judge.backend.model, judge.backend.max_tokens, judge.backend.timeout) == (
+        "meta-llama/Llama-3.1-70B-Instruct",
+        8,
+        5.0,
+    )
+    assert judge.cache.path == str(tmp_path / "answers.sqlite")
+    assert ScoringOptions().build_judge("en") is None  # no backend: no judge
