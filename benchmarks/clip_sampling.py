@@ -155,22 +155,10 @@ def epoch_rates(
     movie: str, clips: list[tuple[float, float]], n: int, cache_dir: str | None, epochs: int
 ) -> list[float]:
     """Clips/s of each epoch of a 2-worker DataLoader over the clips (frames 256x256), with an optional cache."""
-    table = Dataset.from_dict(
-        {
-            "clip_id": [f"c{i}" for i in range(len(clips))],
-            "start": [s for s, _ in clips],
-            "end": [e for _, e in clips],
-            "video": [movie] * len(clips),
-        }
-    ).cast_column("video", Video())
+    table = clip_table(movie, clips)
     sampler = ClipSampler(num_frames=n, size=(256, 256), cache_dir=cache_dir)
     loader = torch.utils.data.DataLoader(sampler.apply(table), batch_size=1, num_workers=2, collate_fn=collate_clips)
-    rates = []
-    for _ in range(epochs):
-        began = time.perf_counter()
-        count = sum(len(batch["clip_id"]) for batch in loader)
-        rates.append(rate(count, time.perf_counter() - began))
-    return rates
+    return [loader_pass(loader) for _ in range(epochs)]
 
 
 def sampler_and_reference(movie: str, clips: list[tuple[float, float]], n: int, rounds: int) -> tuple[float, float]:
@@ -208,7 +196,19 @@ def naive_rate(movie: str, clips: list[tuple[float, float]], n: int) -> float:
 
 def loader_rates(movie: str, clips: list[tuple[float, float]], n: int) -> dict[int, float]:
     """Clips/s of the sampler as a dataset transform in a DataLoader with 1 and 2 workers."""
-    table = Dataset.from_dict(
+    table = clip_table(movie, clips)
+    rates = {}
+    for workers in (1, 2):
+        loader = torch.utils.data.DataLoader(
+            ClipSampler(num_frames=n).apply(table), batch_size=1, num_workers=workers, collate_fn=collate_clips
+        )
+        rates[workers] = loader_pass(loader)
+    return rates
+
+
+def clip_table(movie: str, clips: list[tuple[float, float]]) -> Dataset:
+    """The clips as dataset rows of one movie, as a prepared dataset holds them."""
+    return Dataset.from_dict(
         {
             "clip_id": [f"c{i}" for i in range(len(clips))],
             "start": [s for s, _ in clips],
@@ -216,15 +216,13 @@ def loader_rates(movie: str, clips: list[tuple[float, float]], n: int) -> dict[i
             "video": [movie] * len(clips),
         }
     ).cast_column("video", Video())
-    rates = {}
-    for workers in (1, 2):
-        loader = torch.utils.data.DataLoader(
-            ClipSampler(num_frames=n).apply(table), batch_size=1, num_workers=workers, collate_fn=collate_clips
-        )
-        began = time.perf_counter()
-        count = sum(len(batch["clip_id"]) for batch in loader)
-        rates[workers] = rate(count, time.perf_counter() - began)
-    return rates
+
+
+def loader_pass(loader: torch.utils.data.DataLoader) -> float:
+    """Clips/s of one pass over a DataLoader."""
+    began = time.perf_counter()
+    count = sum(len(batch["clip_id"]) for batch in loader)
+    return rate(count, time.perf_counter() - began)
 
 
 if __name__ == "__main__":
