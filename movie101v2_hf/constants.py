@@ -38,3 +38,6 @@ def config_language(config: str) -> str:
     if config not in SINGLE_LANGUAGE_CONFIGS:
         raise ValueError(f"{config!r} is not a single-language clip config; choose one of {SINGLE_LANGUAGE_CONFIGS}.")
     return CONFIG_LAYOUT[config][1][0]
+
+
+PREPARED_MANIFEST = "movie101v2_prepare.json"  # in a prepared folder: what `prepare` built from what

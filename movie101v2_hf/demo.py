@@ -1,6 +1,7 @@
 """`movie101v2 demo` (what `make demo` runs): prepare, load, sample clip frames, contact sheet, then the
-benchmark loop (`bench`: narrate with the retrieval baseline, evaluate, HTML report), and ShotBench on a
-generated mini-ShotBench (the majority-letter baseline scored by the official rules).
+benchmark loop (`bench`: narrate with the retrieval baseline, evaluate, HTML report and clip viewer), ShotBench on
+a generated mini-ShotBench (the majority-letter baseline scored by the official rules), and last the AD of one
+movie exported, spoken and mixed (`export`), with the path of its player page.
 
 Without `--release` it generates the mini-release (`movie101v2_hf.data.synthetic`) and runs on that, so
 it works on a fresh machine; with `--release DIR --videos DIR` it runs the same on the real release.
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .ad.export import ExportOptions, export_ad, export_summary
 from .data.prepare import MANIFEST, prepare_dataset
 from .data.synthetic import make_mini_release
 from .data.video import ClipSampler
@@ -81,7 +83,38 @@ def run_demo(
         summary.update(_sample_frames(clips, out, num_clips=num_clips, num_frames=num_frames, num_workers=num_workers))
     summary["bench"] = _bench(dataset_dir, out / "runs" / "retrieval", split=split, judge=judge)
     summary["shotbench"] = _shotbench(out)
+    summary["ad"] = _audio_description(dataset_dir, out, split=split, speak=videos is not None)
     return summary
+
+
+def _audio_description(dataset_dir: Path, out: Path, *, split: str, speak: bool) -> dict[str, Any]:
+    """The retrieval baseline's narrations of one movie as audio description: tracks, speech, the ducked mix and
+    the player page (`movie101v2 export`)."""
+    from datasets import load_dataset
+
+    run = out / "runs" / "retrieval"
+    movie = load_dataset(str(dataset_dir), "en", split=split)[0]["movie_id"]
+    options = ExportOptions(
+        dataset=str(dataset_dir),
+        predictions=str(run / "predictions.jsonl"),
+        scores=str(run),
+        split=split,
+        movies=[movie],
+        speak=speak,
+        out=str(out / "ad"),
+        overwrite=True,
+        show_progress=False,
+    )
+    record = export_ad(options)
+    line = export_summary(options.out)[0]
+    print(f"\nAudio description of {movie} (the retrieval baseline's narrations; movie101v2 export):")
+    print("  " + record.summary("exported", unit="movie"))
+    print(f"  Files: {', '.join(line['files'])}")
+    if line["overruns"] is not None:
+        print(f"  {line['overruns']} of {line['cues']} cues overrun their clip when spoken by espeak-ng")
+    page = Path(options.out) / f"{movie}.html"
+    print(f"  Player page (open it in a browser): {page}")
+    return {"player": str(page), "files": line["files"], "complete": record.complete}
 
 
 def _shotbench(out: Path) -> dict[str, Any]:

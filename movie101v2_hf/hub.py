@@ -205,6 +205,13 @@ def eval_results_from_file(results_path: str | Path) -> list[Any]:
     ]
 
 
+def _reference_scores(results: str | Path | list[Any] | None) -> dict[str, Any]:
+    """The reference narrations' own scores (L3) of a `results.json`, for the card."""
+    if not isinstance(results, (str, Path)):
+        return {}
+    return json.loads(Path(results).read_text("utf-8")).get("reference_scores") or {}
+
+
 def _usage(model_name: str, base_model: str, *, adapter: bool) -> str:
     """The card's loading snippet: the adapter on its base model, or the full model."""
     if adapter:
@@ -224,13 +231,18 @@ processor = AutoProcessor.from_pretrained("{model_name}")
 ```"""
 
 
-def _scores_section(eval_results: list[Any] | None, config: str) -> str:
-    """The card's evaluation table, or how to get one."""
+def _scores_section(eval_results: list[Any] | None, config: str, ceiling: Mapping[str, Any] | None = None) -> str:
+    """The card's evaluation table (with the reference narrations' own L3 beside, the ceiling), or how to get one."""
     if not eval_results:
         return "Not evaluated yet: run `movie101v2 bench` or `movie101v2 evaluate` and push again with `--results`."
-    score_rows = "\n".join(f"| {r.metric_name} | {r.metric_value} |" for r in eval_results)
+    ceiling = ceiling or {}
+    score_rows = "\n".join(
+        f"| {r.metric_name} | {r.metric_value} | {ceiling.get(r.metric_name, '')} |" for r in eval_results
+    )
     return (
-        f"On the `{eval_results[0].dataset_split}` split of `{config}`:\n\n| metric | score |\n|---|---|\n{score_rows}"
+        f"On the `{eval_results[0].dataset_split}` split of `{config}` (reference narrations: the references' own "
+        f"score where one applies, L3's ceiling):\n\n| metric | score | reference narrations |\n|---|---|---|\n"
+        f"{score_rows}"
     )
 
 
@@ -274,7 +286,7 @@ def narration_model_card(
     rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in (hyperparameters or {}).items())
     sections = {
         "usage": _usage(model_name, base_model, adapter=adapter),
-        "scores": _scores_section(eval_results, config),
+        "scores": _scores_section(eval_results, config, _reference_scores(results)),
         "training": rows + (f"\n\nThe recipe:\n\n```yaml\n{recipe.strip()}\n```" if recipe else ""),
     }
     return ModelCard(_model_card_text(data.to_yaml(), model_name, base_model, config, adapter=adapter, **sections))

@@ -272,3 +272,10 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert results["complete"] and results["num_samples"] == len((run / "predictions.jsonl").read_text().splitlines())
     assert results["scores"]["L1-Env"] == 60.0 and results["scores"]["L2"] == 60.0 and "CIDEr" in results["scores"]
     assert "L1-Char" in (run / "report.html").read_text()
+    assert "L3-Fit" in results["scores"] and (run / "clips.html").is_file()
+    # last, the AD of one movie, spoken and mixed, and where its player page is
+    ad = Path(tmp_path) / "demo" / "ad"
+    assert printed.rstrip().splitlines()[-1] == f"  Player page (open it in a browser): {ad / 'mini-0004.html'}"
+    assert {"mini-0004.vtt", "mini-0004.ad.wav", "mini-0004.ad.mkv", "mini-0004.dapt.ttml"} <= {
+        p.name for p in ad.iterdir()
+    }

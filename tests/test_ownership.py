@@ -295,7 +295,8 @@ def test_replies_quoting_the_key_are_redacted_everywhere(mini_prepared, tmp_path
 
     with ScriptedJudgeServer(answer=judge_reply, served_model=f"judge-{SECRET}") as server:
         cli.main(_evaluate_command(preds, mini_prepared, out, server.url))
-    stored = [preds, tmp_path / "preds.run.json", *out.iterdir()]
+    stored = [preds, tmp_path / "preds.run.json", *(p for p in out.rglob("*") if p.is_file())]
+    assert (out / "clips.html").is_file() and "L2-answer" in (out / "per_sample.jsonl").read_text()  # answers kept
     for path in stored:
         assert SECRET not in path.read_bytes().decode("utf-8", "replace"), path
     with sqlite3.connect(tmp_path / "results.sqlite") as db:

@@ -8,6 +8,7 @@ from .compare import Compare
 from .demo import Demo
 from .env import Env
 from .evaluate import Evaluate
+from .export import Export
 from .faces import Faces
 from .mini_release import MiniRelease
 from .narrate import Narrate
@@ -27,6 +28,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Evaluate,
     Bench,
     Compare,
+    Export,
     Agreement,
     Faces,
     CacheFrames,

@@ -40,6 +40,8 @@ class Bench(Command):
             max_invalid=scoring.max_invalid,
             bootstrap=scoring.bootstrap,
             seed=scoring.bootstrap_seed,
+            tts=scoring.tts,
+            viewer_frames=scoring.viewer_frames,
         )
         if summary["results"] is not None:
             print_scores(summary["results"])

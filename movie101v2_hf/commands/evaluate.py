@@ -31,7 +31,10 @@ def print_scores(results: dict[str, Any]) -> None:
 
 class Evaluate(Command):
     name = "evaluate"
-    help = "Score a predictions JSONL against a prepared dataset: classic metrics, RoleF1, L1/L2 with a judge."
+    help = (
+        "Score a predictions JSONL against a prepared dataset: classic metrics, RoleF1, L3 pacing, L1/L2 with a "
+        "judge; a report and a clip viewer."
+    )
     options = (EvaluateOptions,)
 
     @staticmethod
@@ -51,7 +54,9 @@ class Evaluate(Command):
             max_invalid=options.max_invalid,
             bootstrap=options.bootstrap,
             seed=options.bootstrap_seed,
+            tts=options.tts,
+            viewer_frames=options.viewer_frames,
         )
         print_scores(results)
-        print(f"\nWrote {options.out}/results.json, per_sample.jsonl and report.html")
+        print(f"\nWrote {options.out}/results.json, per_sample.jsonl, report.html and clips.html (every clip)")
         return 0 if results["complete"] else 1

@@ -37,13 +37,14 @@ from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 
 from .. import __version__
-from ..constants import CONFIG_LAYOUT, DEFAULT_CONFIG, SPLITS
+from ..constants import CONFIG_LAYOUT, DEFAULT_CONFIG, PREPARED_MANIFEST, SPLITS
 from ..utils.outputs import WriterLock
-from .builder import CITATION, DATA_TERMS, LICENSE_LINK, LICENSE_NAME, Movie101v2Builder
+from .builder import CITATION, DATA_TERMS, LICENSE_LINK, LICENSE_NAME, Movie101v2Builder, clip_rows
+from .pacing import Pace, measure_pace
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "movie101v2_prepare.json"
+MANIFEST = PREPARED_MANIFEST
 # Rows per Parquet shard: text rows are small; `movies` rows carry a few dozen portraits each.
 ROWS_PER_SHARD = {"movies": 32}
 DEFAULT_ROWS_PER_SHARD = 50_000
@@ -152,6 +153,7 @@ def prepare_dataset(
             builder = Movie101v2Builder(config_name=name, **config_kwargs)
             infos[name], result.counts[name] = _write_config(builder, staging / name, show_progress=show_progress)
         manifest = _manifest(release, checker.release, result)
+        manifest["pace"] = {language: pace.as_dict() for language, pace in describers_pace(checker).items()}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(dataset_card(manifest, infos), encoding="utf-8")
         (staging / _OWNER).unlink()
@@ -161,6 +163,22 @@ def prepare_dataset(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def describers_pace(builder: Movie101v2Builder) -> dict[str, Any]:
+    """The describers' pace per language (`data.pacing`), over the train split's paragraph clips."""
+    paces = {}
+    for language in ("en", "zh"):
+        rows = [
+            row
+            for movie in builder.split_movie_ids()["train"]
+            for row in clip_rows(builder.release, movie, "long", (language,))
+        ]
+        source = "the train split of this folder"
+        paces[language] = measure_pace(
+            [r["narration"] for r in rows], [r["end"] - r["start"] for r in rows], language=language, source=source
+        )
+    return paces
 
 
 def _check_release(checker: Movie101v2Builder, videos: str | Path | None) -> Movie101v2Builder:
@@ -406,6 +424,8 @@ Portraits are stored once, in `movies`; `movie101v2_hf.PortraitAttacher` attache
 Movies: {movies["train"]} train, {movies["validation"]} validation, {movies["test"]} test
 (split: the Movie101 public split; movies it does not list are train).
 
+{_pace_note(manifest)}
+
 ## License and terms of use
 
 {DATA_TERMS}
@@ -417,6 +437,17 @@ Movies: {movies["train"]} train, {movies["validation"]} validation, {movies["tes
 ```
 """
     return _card_header(counts, infos) + "\n" + body
+
+
+def _pace_note(manifest: dict[str, Any]) -> str:
+    """The card's lines on the describers' pace, the one `evaluate`'s L3 scores measure narrations against."""
+    lines = [f"- {Pace(**pace).describe()}" for pace in manifest.get("pace", {}).values()]
+    if not lines:
+        return ""
+    return (
+        "Describers' pace (tokens / (end - start); English words, Chinese characters), the pace at which "
+        "`evaluate`'s L3-Fit and L3-Overrun speak a narration:\n\n" + "\n".join(lines)
+    )
 
 
 def _card_header(counts: dict[str, dict[str, int]], infos: dict[str, DatasetInfo]) -> str:

@@ -30,6 +30,9 @@ INDEX_BAND_HEIGHT = 16
 _LEVEL_BASE, _LEVEL_STEP = 24, 13
 
 
+SOUNDTRACK_TONE = 1000.0  # Hz, the classic test tone: the mini-release's soundtrack, a steady tone whose level the AD mix's ducking changes
+
+
 def require_ffmpeg() -> str:
     """Path of the `ffmpeg` executable, or a `FileNotFoundError` that says how to install it."""
     path = shutil.which("ffmpeg")
@@ -50,8 +53,9 @@ def make_movie(
     height: int = 240,
     keyframe_interval: float = 2.0,
     pattern: str = "testsrc",
+    tone: float | None = None,
 ) -> Path:
-    """Encode an H.264 test movie whose frames carry their own index.
+    """Encode an H.264 test movie whose frames carry their own index (and, with `tone`, a soundtrack).
 
     Args:
         path: the `.mp4` to write (parent folders are created; written atomically).
@@ -60,6 +64,8 @@ def make_movie(
         width, height: frame size (even numbers).
         keyframe_interval: seconds between keyframes (the benchmark uses 10 s, as long movies have).
         pattern: an FFmpeg test source (`testsrc`, `testsrc2`, `smptebars`, ...) for the picture above the band.
+        tone: the frequency (Hz) of a sine soundtrack (AAC, 48 kHz, FFmpeg's sine at 1/8 of full scale, about the level of a dialogue
+            mix), so that what is mixed under audio description can be measured; None: no audio.
 
     Returns:
         The path written.
@@ -92,8 +98,7 @@ def make_movie(
         "lavfi",
         "-i",
         band,
-        "-filter_complex",
-        "[0:v][1:v]overlay=0:H-h:shortest=1,format=yuv420p",
+        *_soundtrack(tone, duration),
         "-c:v",
         "libx264",
         "-preset",
@@ -108,7 +113,6 @@ def make_movie(
         "0",
         "-movflags",
         "+faststart",
-        "-an",
         str(tmp),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -117,6 +121,16 @@ def make_movie(
         raise RuntimeError(f"ffmpeg failed to write {path}:\n{result.stderr.strip()}")
     tmp.replace(path)
     return path
+
+
+def _soundtrack(tone: float | None, duration: float) -> list[str]:
+    """FFmpeg's arguments from the overlay on: the picture, and a sine soundtrack of `tone` Hz (none without)."""
+    picture = "[0:v][1:v]overlay=0:H-h:shortest=1,format=yuv420p[v]"
+    if not tone:
+        return ["-filter_complex", picture, "-map", "[v]", "-an"]
+    sine = ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={duration}"]
+    graph = f"{picture};[2:a]aformat=channel_layouts=stereo[a]"
+    return [*sine, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-c:a", "aac", "-b:a", "128k"]
 
 
 def read_frame_index(frame) -> int:
@@ -220,7 +234,7 @@ def make_mini_release(
 
     Two train movies, one validation and one test movie (listed in the release's own
     `public_split.json`), a cast of three with portraits (and one extra portrait, as the release has),
-    short segments every few seconds (one of them zero-length) merged in pairs into paragraphs, and
+    a 1 kHz tone for a soundtrack, short segments every few seconds (one of them zero-length) merged in pairs into paragraphs, and
     English lines that lost their `[ ]` markers like about 11% of the real ones.
 
     Args:
@@ -291,7 +305,7 @@ def _write_mini_release(out: Path, videos: str | Path | None, *, duration: int, 
                 _write_text(
                     data / "narration" / f"{NARRATION_SETS[kind]}-{language}" / f"{movie_id}.txt", "".join(lines)
                 )
-        make_movie(videos / f"{movie_id}.mp4", duration=duration, fps=fps)
+        make_movie(videos / f"{movie_id}.mp4", duration=duration, fps=fps, tone=SOUNDTRACK_TONE)
     _write_text(out / SPLIT_FILE_IN_REPO, json.dumps(split_lists, indent=4))
     return out
 

@@ -61,8 +61,12 @@ def run_bench(
     bootstrap: int = 1000,
     seed: int = 0,
     log: Any = print,
+    tts: str | None = None,
+    viewer_frames: int = 4,
 ) -> dict[str, Any]:
     """Run the three steps into `out`, skipping each one whose output is complete; return what happened.
+
+    `tts` and `viewer_frames` are `evaluate_predictions`'s (L3's spoken variant, the clip viewer's frames).
 
     Returns:
         `{"steps": {"narrate": "ran" | "skipped", "evaluate": ..., "report": ...}, "narration": NarrationRun | None,
@@ -80,7 +84,11 @@ def run_bench(
         for name in ("predictions.jsonl", "predictions.run.json"):
             folder.path(name)  # the narration step's files are the bench's
         options = replace(options, out=str(Path(out) / "predictions.jsonl"))
-        return _bench(options, folder, metrics, judge, bertscore_model, baselines, max_invalid, bootstrap, seed, log)
+        timing = {"tts": tts, "viewer_frames": viewer_frames}
+        metrics = list(metrics) + (["l3_tts"] if tts and "l3_tts" not in metrics else [])  # as evaluate records them
+        return _bench(
+            options, folder, metrics, judge, bertscore_model, baselines, max_invalid, bootstrap, seed, log, timing
+        )
 
 
 def _bench(
@@ -94,6 +102,7 @@ def _bench(
     bootstrap: int,
     seed: int,
     log: Any,
+    timing: dict[str, Any],
 ) -> dict[str, Any]:
     out = folder.folder
     predictions = Path(options.out)
@@ -133,6 +142,7 @@ def _bench(
             bootstrap=bootstrap,
             seed=seed,
             max_invalid=max_invalid,
+            **timing,
         )
         summary["steps"]["evaluate"] = "ran"
     summary["results"] = results

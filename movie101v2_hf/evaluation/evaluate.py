@@ -19,11 +19,14 @@ from ..errors import check_minimums
 from ..judge import DEFAULT_JUDGE_MODELS, DEFAULT_MAX_INVALID, Judge, PromptSet
 from ..llm.options import LLMOptions, prefixed_llm_options, to_llm_options
 from ..utils.outputs import OutputFolder, output_folder
+from .per_sample import per_sample_lines, split_rows
 from .predictions import file_sha256, load_predictions, match_predictions
 from .report import write_report
 from .stats import SampleParts, bootstrap_intervals, few_movies_warning
 from .suite import METRICS, MetricInputs, default_metrics, metric_names, specs
 from .suite.caption import CLASSIC
+from .timing import ClipTiming
+from .viewer import write_clip_viewer
 
 METRIC_MODULES = ("l1_score", "l2_score", "movie_narration", "shotbench_accuracy")
 ALL_METRICS = metric_names()
@@ -121,9 +124,9 @@ class ScoringOptions(JudgeOptions):  # type: ignore[misc, valid-type]
     metrics: list[str] | None = field(
         default=None,
         metadata={
-            "help": "Default: bleu meteor rouge cider rolef1, "
+            "help": "Default: bleu meteor rouge cider rolef1 l3, "
             "plus l1 l2 when a judge is configured; also bertscore (with "
-            "--bertscore-model)."
+            "--bertscore-model), l3_tts (with --tts)."
         },
     )
     max_invalid: float = field(
@@ -142,6 +145,13 @@ class ScoringOptions(JudgeOptions):  # type: ignore[misc, valid-type]
         },
     )
     release: str | None = field(default=None, metadata={"help": "A copy of the release: its official judge prompts."})
+    tts: str | None = field(
+        default=None,
+        metadata={"help": "A TTS engine (espeak-ng, piper) to time each narration spoken: adds L3-Fit-TTS."},
+    )
+    viewer_frames: int = field(
+        default=4, metadata={"help": "Frames per clip in the clip viewer's strips (clips.html; 0: none)."}
+    )
     bertscore_model: str | None = field(default=None, metadata={"help": "Local model folder for BERTScore."})
     bootstrap: int = field(default=1000, metadata={"help": "Resamples of movies for the 95%% intervals (0: none)."})
     bootstrap_seed: int = field(default=0, metadata={"help": "Seed of the resampling (intervals are reproducible)."})
@@ -154,7 +164,7 @@ class ScoringOptions(JudgeOptions):  # type: ignore[misc, valid-type]
     )
 
     def __post_init__(self) -> None:
-        check_minimums(self, bootstrap=0)
+        check_minimums(self, bootstrap=0, viewer_frames=0)
         if not 0 <= self.max_invalid <= 1:
             raise ValueError(f"--max-invalid is a fraction between 0 and 1, got {self.max_invalid}.")
 
@@ -231,8 +241,12 @@ def score_clips(
     bertscore_model: str | None = None,
     judge: Judge | None = None,
     max_invalid: float = DEFAULT_MAX_INVALID,
+    durations: Sequence[float] | None = None,
+    pace: Any = None,
+    speech_seconds: Sequence[float] | None = None,
 ) -> ClipScores:
-    """The whole suite, with per-clip parts; each metric named in `metrics` must have what it needs.
+    """The whole suite, with per-clip parts; each metric named in `metrics` must have what it needs (L3: each
+    clip's `durations` and the describers' `pace`; its TTS variant also the predictions' `speech_seconds`).
 
     Example:
         >>> score_clips(["他走了"], ["他走了"], language="zh", metrics=["rouge"]).scores["ROUGE-L"]
@@ -248,6 +262,9 @@ def score_clips(
         bertscore_model=bertscore_model,
         judge=judge,
         max_invalid=max_invalid,
+        durations=durations,
+        pace=pace,
+        speech_seconds=speech_seconds,
     )
     chosen = specs(metrics)
     for spec in chosen:  # every metric's needs, before the first one runs
@@ -288,8 +305,14 @@ def evaluate_predictions(
     max_invalid: float = DEFAULT_MAX_INVALID,
     bootstrap: int = 1000,
     seed: int = 0,
+    tts: str | None = None,
+    viewer_frames: int = 4,
 ) -> dict[str, Any]:
     """Score a predictions file against a prepared dataset and write results, per-sample lines and a report.
+
+    L3 (`l3`, in the default suite) speaks each narration at the dataset's describers' pace; `tts` (an engine of
+    `ad.tts`, e.g. "espeak-ng") adds its spoken variant (`l3_tts`). The references' own L3 goes beside the run's
+    (`reference_scores`). `viewer_frames` frames per clip go into the clip viewer's strips (`clips.html`; 0: none).
 
     Every score gets a 95% interval by bootstrap over movies (`bootstrap` resamples, seeded; 0 switches it off),
     stored as `ci95` beside `scores` (see `stats`).
@@ -301,7 +324,8 @@ def evaluate_predictions(
     at most `max_invalid` (a fraction) of the pairs, at least one valid judgment. Otherwise they are still
     written, with the counts, `"complete": false` and the `problems` that say which metric and how many.
 
-    Writes `out/results.json`, `out/per_sample.jsonl`, `out/report.html` and `out/scores.png`. `out` is
+    Writes `out/results.json`, `out/per_sample.jsonl`, `out/report.html`, `out/scores.png` and `out/clips.html`
+    (with `out/frames/`). `out` is
     claimed for `evaluate` and locked while the run lasts (`utils.outputs`): a folder holding anything else, or
     another run writing it, is refused.
 
@@ -330,6 +354,8 @@ def evaluate_predictions(
             max_invalid=max_invalid,
             bootstrap=bootstrap,
             seed=seed,
+            tts=tts,
+            viewer_frames=viewer_frames,
         )
 
 
@@ -348,12 +374,13 @@ def _evaluate(
     max_invalid: float,
     bootstrap: int,
     seed: int,
+    tts: str | None,
+    viewer_frames: int,
 ) -> dict[str, Any]:
-    from datasets import load_dataset
-
     language = config_language(config)
-    rows = load_dataset(dataset, config, split=split)
-    rows = rows.select_columns(["clip_id", "movie_id", "narration", "characters", "cast"])
+    rows = split_rows(dataset, config, split)
+    clip_timing = ClipTiming.from_rows(rows, dataset, language, tts=tts)
+    metrics = clip_timing.metrics(metrics)
     clip_ids = rows["clip_id"]
     predictions = load_predictions(predictions_path)
     candidates = match_predictions(
@@ -370,6 +397,7 @@ def _evaluate(
         bertscore_model=bertscore_model,
         judge=judge,
         max_invalid=max_invalid,
+        **clip_timing.inputs(candidates, language),
     )
     flat, judged = _flatten(scored.scores, metrics)
     problems = [problem for result in judged.values() for problem in result["problems"]]
@@ -398,10 +426,14 @@ def _evaluate(
         "problems": problems,
         "max_invalid": max_invalid,
         "judge": _provenance(judged),
+        "reference_scores": _reference_scores(references, metrics, clip_timing, language),
+        **clip_timing.provenance(),
         "package_version": __version__,
     }
-    folder.write("per_sample.jsonl", _per_sample_lines(rows, candidates, scored, judged))
+    lines = per_sample_lines(rows, candidates, scored, judged)
+    folder.write("per_sample.jsonl", "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n")
     write_report(results, folder, baselines=baselines)
+    write_clip_viewer(folder, rows, lines, num_frames=viewer_frames, title=f"{dataset} {config}/{split}")
     # results.json last: its presence says the run finished (a run with failed judgments says complete=false)
     folder.write("results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results
@@ -437,21 +469,12 @@ def _intervals(scored: ClipScores, movie_ids: Sequence[str], bootstrap: int, see
     return intervals, round(time.perf_counter() - began, 3)
 
 
-def _per_sample_lines(rows: Any, candidates: Sequence[str], scored: ClipScores, judged: dict[str, Any]) -> str:
-    """`per_sample.jsonl`: per clip its texts, its parts of every score, and the judge's answers."""
-    lines = []
-    movie_ids, references = list(rows["movie_id"]), list(rows["narration"])  # columns read once, not per clip
-    for i, clip_id in enumerate(rows["clip_id"]):
-        line: dict[str, Any] = {
-            "clip_id": clip_id,
-            "movie_id": movie_ids[i],
-            "prediction": candidates[i],
-            "reference": references[i],
-        }
-        if scored.tokens is not None:  # what BLEU and CIDEr are recomputed from by `movie101v2 compare`
-            line["tokens"] = [scored.tokens[0][i], scored.tokens[1][i]]
-        line["clip_scores"] = {name: values[i] for name, values in scored.per_clip.items()}
-        for metric, result in judged.items():
-            line[metric.upper()] = result["per_sample"][i]
-        lines.append(json.dumps(line, ensure_ascii=False))
-    return "\n".join(lines) + "\n"
+def _reference_scores(
+    references: Sequence[str], metrics: Sequence[str], timing: ClipTiming, language: str
+) -> dict[str, Any]:
+    """The references' own L3 (and its spoken variant): how well human describers fit, the ceiling."""
+    timed = [name for name in metrics if name in ("l3", "l3_tts")]
+    if not timed:
+        return {}
+    inputs = timing.inputs(references, language)
+    return score_clips(references, references, language=language, metrics=timed, **inputs).scores

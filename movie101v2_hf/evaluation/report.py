@@ -12,13 +12,15 @@ import html
 from pathlib import Path
 from typing import Any
 
+from ..data.pacing import UNITS
 from ..data.paper import paper_table4
 from ..errors import FileFormatError
 from ..utils.io import read_json
 from ..utils.outputs import OutputFolder, output_folder
-from .suite import score_names
+from .suite import judged_scores, score_names, specs
 
 PAPER_SOURCE = "the Movie101v2 paper's Table 4"
+REFERENCE_ROW = "reference narrations"
 
 
 def load_baselines(path: str | Path | None, config: str) -> list[dict[str, Any]]:
@@ -69,6 +71,26 @@ def judge_note(results: dict[str, Any], references: list[dict[str, Any]]) -> str
     return None
 
 
+def chart_panels(shown: list[str]) -> list[tuple[str, list[str]]]:
+    """The chart's panels, each on its own scale: judged scores, the others on 0-100, and one per other unit
+    (L3-Overrun in seconds).
+
+    Example:
+        >>> chart_panels(["BLEU-4", "CIDEr", "L1", "L2", "L3-Fit", "L3-Overrun"])
+        [('LLM-judged (0-100)', ['L1', 'L2']), ('reference-based and L3 (0-100; CIDEr x100)', ['BLEU-4', 'CIDEr', 'L3-Fit']), ('seconds', ['L3-Overrun'])]
+    """
+    judged = set(judged_scores())
+    units = {score: unit for spec in specs() for score, unit in spec.units.items()}
+    panels: dict[str, list[str]] = {}
+    for score in shown:
+        label = units.get(score) or (
+            "LLM-judged (0-100)" if score in judged else "reference-based and L3 (0-100; CIDEr x100)"
+        )
+        panels.setdefault(label, []).append(score)
+    order = ["LLM-judged (0-100)", "reference-based and L3 (0-100; CIDEr x100)"]
+    return sorted(panels.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
 def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], path: Path) -> None:
     import matplotlib
 
@@ -76,26 +98,55 @@ def _bar_chart(results: dict[str, Any], runs: list[tuple[str, dict[str, Any]]], 
     import matplotlib.pyplot as plt
 
     shown = [m for m in score_names(where="chart") if any(isinstance(s.get(m), (int, float)) for _, s in runs)]
-    # readable at any number of reference rows: the width follows the metrics, the legend sits beside the axes
-    figure, axes = plt.subplots(figsize=(min(16.0, 4.0 + 1.2 * len(shown)), 4.5))
-    width = 0.8 / len(runs)
+    panels = chart_panels(shown)
+    # readable at any number of reference rows: each panel as wide as its scores, the legend below the axes
+    widths = [max(2, len(scores)) for _, scores in panels]
+    figure, axes_row = plt.subplots(
+        1, len(panels), figsize=(min(18.0, 3.0 + 1.3 * sum(widths)), 5.0), width_ratios=widths, squeeze=False
+    )
     intervals = results.get("ci95") or {}
-    for r, (label, run_scores) in enumerate(runs):
-        values = [run_scores.get(m) or 0 for m in shown]
-        errors = None
-        if r == 0 and intervals:  # this run's 95% intervals (bootstrap over movies) as error bars
-            errors = [
-                [max(0.0, v - intervals[m][0]) if m in intervals else 0 for m, v in zip(shown, values)],
-                [max(0.0, intervals[m][1] - v) if m in intervals else 0 for m, v in zip(shown, values)],
-            ]
-        axes.bar([i + r * width for i in range(len(shown))], values, width, label=label, yerr=errors, capsize=2)
-    axes.set_xticks([i + width * (len(runs) - 1) / 2 for i in range(len(shown))], shown, rotation=30)
-    axes.set_ylabel("score (0-100; CIDEr x100)")
-    axes.set_title(f"Movie101v2 {results['config']} / {results['split']}: {results['num_samples']} clips")
-    axes.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    figure.tight_layout()
+    palette = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
+    colors = {label: palette(k % palette.N) for k, (label, _) in enumerate(runs)}  # one colour per run, all panels
+    for axes, (label, scores) in zip(axes_row[0], panels):
+        present = [(name, s) for name, s in runs if any(isinstance(s.get(m), (int, float)) for m in scores)]
+        width = 0.8 / len(present)
+        for r, (run_label, run_scores) in enumerate(present):
+            values = [run_scores.get(m) if isinstance(run_scores.get(m), (int, float)) else 0 for m in scores]
+            errors = None
+            if run_label == "this run" and intervals:  # this run's 95% intervals (bootstrap over movies) as error bars
+                errors = [
+                    [max(0.0, v - intervals[m][0]) if m in intervals else 0 for m, v in zip(scores, values)],
+                    [max(0.0, intervals[m][1] - v) if m in intervals else 0 for m, v in zip(scores, values)],
+                ]
+            positions = [i + r * width for i in range(len(scores))]
+            axes.bar(positions, values, width, label=run_label, color=colors[run_label], yerr=errors, capsize=2)
+        axes.set_xticks([i + width * (len(present) - 1) / 2 for i in range(len(scores))], scores, rotation=30)
+        axes.set_title(label, fontsize=9)
+    figure.suptitle(f"Movie101v2 {results['config']} / {results['split']}: {results['num_samples']} clips")
+    handles = {label: handle for axes in axes_row[0] for handle, label in zip(*axes.get_legend_handles_labels())}
+    legend = [(label, handles[label]) for label, _ in runs if label in handles]  # in the table's order
+    figure.legend(
+        [h for _, h in legend],
+        [label for label, _ in legend],
+        fontsize=6,
+        loc="lower center",
+        ncol=min(4, len(runs)),
+        frameon=False,
+    )
+    figure.tight_layout(rect=(0, 0.04 + 0.03 * ((len(runs) + 3) // 4), 1, 1))
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def _pace_line(results: dict[str, Any]) -> str:
+    """What L3 was measured against, for the report."""
+    pace = results.get("pace")
+    if not pace:
+        return ""
+    return (
+        f"L3 speaks each narration at {pace['p95']:.2f} {UNITS[pace['language']]} (the describers' 95th percentile, "
+        f"from {html.escape(pace['source'])}); the row '{REFERENCE_ROW}' is the references' own L3, the ceiling."
+    )
 
 
 def write_report(
@@ -112,17 +163,18 @@ def write_report(
 def _write_report(results: dict[str, Any], folder: OutputFolder, baselines: str | Path | None) -> Path:
     scores: dict[str, Any] = results["scores"]
     references = load_baselines(baselines, results["config"])
-    _bar_chart(
-        results,
-        [("this run", scores)] + [(baseline_label(e), e["scores"]) for e in references],
-        folder.path("scores.png"),
-    )
+    ceiling = results.get("reference_scores") or {}
+    runs = [("this run", scores)]
+    runs += [(REFERENCE_ROW, ceiling)] if ceiling else []
+    runs += [(baseline_label(e), e["scores"]) for e in references]
+    _bar_chart(results, runs, folder.path("scores.png"))
 
     def cell(value: Any) -> str:
         return "" if value is None else (f"{value:.2f}" if isinstance(value, float) else html.escape(str(value)))
 
-    columns = [m for m in scores if not m.endswith(("-invalid", "-failed"))]
-    columns += [m for e in references for m in e["scores"] if m not in columns]
+    # every score once, in the run's order, then those only reference rows have
+    columns = list(dict.fromkeys([m for m in scores if not m.endswith(("-invalid", "-failed"))]))
+    columns += list(dict.fromkeys(m for e in references for m in e["scores"] if m not in columns))
     header = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", *columns])
 
     def row(label: str, values: dict[str, Any]) -> str:
@@ -136,6 +188,8 @@ def _write_report(results: dict[str, Any], folder: OutputFolder, baselines: str 
     body = [row("this run", scores)]
     if intervals:
         body.append(f"<tr><td>95% interval (bootstrap over movies)</td>{interval_row}</tr>")
+    if ceiling:
+        body.append(row(REFERENCE_ROW, ceiling))
     body += [row(baseline_label(e), e["scores"]) for e in references]
     judge = results.get("judge") or {}
     judge_line = (
@@ -163,9 +217,10 @@ def _write_report(results: dict[str, Any], folder: OutputFolder, baselines: str 
     )
     if note := judge_note(results, references):
         baseline_note += f" <b>{html.escape(note)}</b>"
+    pace_line = _pace_line(results)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Movie101v2 evaluation</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}</style>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left;min-width:18em}}</style>
 </head><body>
 <h1>Movie101v2 evaluation</h1>
 <p>{html.escape(results["dataset"])}, config <code>{html.escape(results["config"])}</code>, split
@@ -175,6 +230,8 @@ movie101v2-hf {html.escape(results["package_version"])}.</p>
 <p>{judge_line}{" Invalid/failed judgments (excluded): " + html.escape(invalid) + "." if invalid else ""}</p>
 <table><tr>{header}</tr>{"".join(body)}</table>
 <p>{baseline_note}</p>
+<p>{pace_line}</p>
+<p><a href="clips.html">Every clip: frames, texts and scores, sortable (clips.html)</a></p>
 <img src="scores.png" alt="bar chart of the scores">
 </body></html>
 """

@@ -23,9 +23,9 @@ from movie101v2_hf.evaluation.suite import (
 
 
 def test_the_registered_suite():
-    assert metric_names() == ("bleu", "meteor", "rouge", "cider", "bertscore", "rolef1", "l1", "l2")
-    assert default_metrics(judge=False) == ["bleu", "meteor", "rouge", "cider", "rolef1"]
-    assert default_metrics(judge=True)[-2:] == ["l1", "l2"] and "bertscore" not in default_metrics(judge=True)
+    assert metric_names() == ("bleu", "meteor", "rouge", "cider", "bertscore", "rolef1", "l1", "l2", "l3", "l3_tts")
+    assert default_metrics(judge=False) == ["bleu", "meteor", "rouge", "cider", "rolef1", "l3"]
+    assert default_metrics(judge=True)[-3:] == ["l1", "l2", "l3"] and "bertscore" not in default_metrics(judge=True)
     assert judged_scores() == ("L1-Env", "L1-Char", "L1", "L2")
     assert score_names(where="card")[:4] == ("L1", "L1-Env", "L1-Char", "L2")  # judged first on a card
     assert "BERTScore-F1" in score_names(where="card") and "BERTScore-P" not in score_names(where="card")

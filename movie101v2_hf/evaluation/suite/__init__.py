@@ -1,6 +1,7 @@
 """The metrics, registered by name (as the backends are): each is one module of this folder, found at import.
 
-A metric declares the scores it writes, what it needs (`java`, `judge`, `bertscore_model`, `casts`) and where its
+A metric declares the scores it writes, what it needs (`java`, `judge`, `bertscore_model`, `casts`, `timing`,
+`speech`) and where its
 scores go (model card, report chart); `score_clips`, the bootstrap, the report, the model card, `compare`, the demo
 and the evaluate modules all read this registry. Adding a metric is one file here plus its test (CONTRIBUTING.md).
 
@@ -8,7 +9,7 @@ Example:
     >>> metric_names()[:4], METRICS.get("l2").scores
     (('bleu', 'meteor', 'rouge', 'cider'), ('L2',))
     >>> default_metrics(judge=True)
-    ['bleu', 'meteor', 'rouge', 'cider', 'rolef1', 'l1', 'l2']
+    ['bleu', 'meteor', 'rouge', 'cider', 'rolef1', 'l1', 'l2', 'l3']
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def metric_names() -> tuple[str, ...]:
 
     Example:
         >>> metric_names()
-        ('bleu', 'meteor', 'rouge', 'cider', 'bertscore', 'rolef1', 'l1', 'l2')
+        ('bleu', 'meteor', 'rouge', 'cider', 'bertscore', 'rolef1', 'l1', 'l2', 'l3', 'l3_tts')
     """
     return tuple(sorted(METRICS.names(), key=lambda name: METRICS.get(name).order))
 

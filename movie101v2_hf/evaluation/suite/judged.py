@@ -25,6 +25,7 @@ def judge_metric(
     return {
         **result.scores,
         "per_sample": result.per_sample,
+        "answers": result.answers,
         "num_invalid": result.num_invalid,
         "num_failed": result.num_failed,
         "complete": not problems,
