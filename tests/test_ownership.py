@@ -272,7 +272,10 @@ def test_a_killed_plan_keeps_every_answer_received(tmp_path, kill_after):
         assert cli.main([*command, "--base_url", server.url]) == 0
         asked = len(server.requests) - before
     lines = [json.loads(line)["movie_id"] for line in (out / "plans.jsonl").read_text().splitlines()]
-    assert len(lines) == len(set(lines)) == 6 and asked == 6 - kept
+    assert len(lines) == len(set(lines)) == 6
+    # what was not written is asked again, except an answer the kill caught between the response cache and the
+    # output (stored, not yet written): the rerun takes that one from the cache
+    assert 6 - kept - 1 <= asked <= 6 - kept
 
 
 # -- secrets never stored -----------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -166,6 +168,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def vllm_server(models):
     """A real vLLM OpenAI-compatible server on loopback serving the tiny Qwen2.5-VL as `tiny-judge`."""
+    import urllib.error
     import urllib.request
 
     port = _free_port()
@@ -174,14 +177,26 @@ def vllm_server(models):
     command += ["--enforce-eager", "--max-model-len", "4096", "--dtype", "float32"]  # the plan prompt: ~2,100
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
+    log: list[str] = []
     try:
-        for line in server.stdout:  # its log says when it listens; no polling
+        for line in server.stdout:  # its log says when it has started
+            log.append(line)
             if "Application startup complete" in line:
                 break
         else:
-            pytest.fail("the vLLM server exited before it started")
-        with urllib.request.urlopen(f"{url}/v1/models", timeout=30) as reply:
-            assert "tiny-judge" in reply.read().decode()
+            pytest.fail("the vLLM server exited before it started:\n" + "".join(log[-30:]))
+        # keep reading its log (a full pipe would stall it), and wait until it answers or exits
+        threading.Thread(target=lambda: log.extend(server.stdout), daemon=True).start()
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/v1/models", timeout=30) as reply:
+                    assert "tiny-judge" in reply.read().decode()
+                break
+            except urllib.error.URLError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the vLLM server does not answer:\n" + "".join(log[-30:]))
+                time.sleep(0.5)  # a server that is binding its port: nothing to wait on but the port itself
         yield f"{url}/v1"
     finally:
         server.terminate()

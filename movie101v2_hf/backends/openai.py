@@ -74,7 +74,10 @@ class ChatRequests:
                 texts = self.examples.examples(row, self.num_examples)
                 system += "\n\n" + _EXAMPLES_HEADER[language] + "\n" + "\n".join(f"- {text}" for text in texts)
             messages.insert(0, {"role": "system", "content": system})
-        return {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": self.max_new_tokens}
+        body = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": self.max_new_tokens}
+        if hasattr(self.collator, "response_format"):  # a task with structured answers (analyze facts)
+            body["response_format"] = self.collator.response_format(row)
+        return body
 
     def batch(self, requests: list[Any]) -> Any:
         return requests

@@ -1,6 +1,7 @@
 """The `movie101v2` subcommands, one module each, in the order `--help` lists them."""
 
 from .agreement import Agreement
+from .analyze import Analyze
 from .base import Command
 from .bench import Bench
 from .cache_frames import CacheFrames
@@ -17,6 +18,7 @@ from .push_dataset import PushDataset
 from .push_metrics import PushMetrics
 from .push_model import PushModel
 from .shotbench import ShotBench
+from .stats import Stats
 from .synth import Synth
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -29,6 +31,8 @@ COMMANDS: tuple[type[Command], ...] = (
     Bench,
     Compare,
     Export,
+    Stats,
+    Analyze,
     Agreement,
     Faces,
     CacheFrames,

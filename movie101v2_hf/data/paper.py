@@ -3,6 +3,8 @@
 - Table 4: L1-Env, L1-Char, L1 and L2 of ten models in English and Chinese, with and without character input
   (cast portraits and names), judged by GPT-3.5-turbo (`gpt-3.5-turbo-1106`) with the official prompts.
   Scores from another judge do not compare with these: the report says so when a run's judge differs.
+- Table 1: dataset statistics (movies, clips, mean clip duration, text length, characters per paragraph) of
+  Movie101v2 and of the datasets it compares with (`movie101v2 stats` puts a prepared folder beside them).
 - Table 2: character face recognition on 500 random test clips at 1 fps (GPT-4V and an ArcFace pipeline),
   ground truth being the characters marked in the reference narration, as `movie101v2 faces --evaluate` does.
 
@@ -34,6 +36,28 @@ def paper_table4(config: str | None = None) -> list[dict[str, Any]]:
         (11, 'GPT-4V', True, 31.4)
     """
     return [dict(row) for row in _load("paper_table4.json") if config is None or row["config"] == config]
+
+
+def paper_table1() -> list[dict[str, Any]]:
+    """Rows of Table 1, the dataset statistics (`dataset`, `movies`, `clips` as printed, `L_v`, `L_t`, `N_char`;
+    None where the paper has "-"), and the config of this package each Movie101v2 row corresponds to.
+
+    Example:
+        >>> [(row["dataset"], row["L_t"]) for row in paper_table1() if row["config"]][-2:]
+        [('Movie101v2-zh', 60.0), ('Movie101v2-en', 39.1)]
+    """
+    return [dict(row) for row in _load("paper_table1.json")]
+
+
+def paper_fact_recall() -> dict[str, Any]:
+    """What the paper prints of its visual-fact recall (Section 4.2.1): GPT-4V, 500 test clips, 2,954 facts, 77.8%
+    recalled at 2 fps.
+
+    Example:
+        >>> paper_fact_recall()["recall_instance"]
+        77.8
+    """
+    return json.loads(resources.files("movie101v2_hf.data").joinpath("paper_facts.json").read_text("utf-8"))
 
 
 def paper_table2() -> list[dict[str, Any]]:

@@ -113,8 +113,7 @@ class OpenAILLM(_Greedy):
         if answer_format is not None and answer_format.regex and self.structured_output:
             body["structured_outputs"] = {"regex": answer_format.regex}
         if answer_format is not None and answer_format.json_schema is not None:
-            schema = {"name": answer_format.name, "schema": answer_format.json_schema}
-            body["response_format"] = {"type": "json_schema", "json_schema": schema}
+            body["response_format"] = answer_format.response_format()
         return body
 
     def generate(

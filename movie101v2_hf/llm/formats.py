@@ -31,6 +31,17 @@ class AnswerFormat:
     def of_schema(cls, name: str, schema: dict[str, Any]) -> AnswerFormat:
         return cls(name, json_schema=schema)
 
+    def response_format(self) -> dict[str, Any] | None:
+        """OpenAI's `response_format` for the JSON schema (None without one).
+
+        Example:
+            >>> AnswerFormat.of_schema("x", {"type": "object"}).response_format()["type"]
+            'json_schema'
+        """
+        if self.json_schema is None:
+            return None
+        return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.json_schema}}
+
     def describe(self) -> dict[str, Any]:
         """What the cache key records of the format (JSON-serialisable)."""
         return {"name": self.name, "regex": self.regex, "json_schema": self.json_schema}
