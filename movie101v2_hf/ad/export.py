@@ -4,7 +4,7 @@ For each movie of the split it writes, into `--out`:
 
 - `<movie>.vtt` (WebVTT, for `<track kind="descriptions">`), `<movie>.srt`, `<movie>.dapt.ttml` (a W3C DAPT
   audio description script);
-- with `--speak`: `speech/<movie>/<clip>.wav` (each cue by the TTS engine), `<movie>.ad.wav` (the description
+- with `--speak`: `speech/<movie>/<clip>-<digest>.wav` (each cue by the TTS engine; the digest is of its text and voice), `<movie>.ad.wav` (the description
   track alone, each cue at its start), and per cue its spoken length and whether, and by how much, it overruns
   its clip (the pause an extended-AD player would need);
 - with the movie file (`--videos DIR`, or the dataset's `video` column) and `--speak`: `<movie>.ad.mkv`, the
@@ -19,6 +19,7 @@ files this job wrote are ever replaced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import defaultdict
@@ -225,6 +226,7 @@ def _export_movie(
         spoken = _speak(folder, name, cues, engine, language)
         for clip in clips:
             seconds = spoken[clip["clip_id"]].seconds
+            clip["audio"] = spoken[clip["clip_id"]].audio
             clip["spoken"], clip["overrun"] = (
                 round(seconds, 3),
                 round(max(0.0, seconds - (clip["end"] - clip["start"])), 3),
@@ -243,18 +245,22 @@ def _export_movie(
         "mix": mix,
         "overruns": sum(1 for c in clips if c.get("overrun", 0) > 0) if spoken else None,
         "clips": [
-            {k: c[k] for k in ("clip_id", "start", "end", "paced", "spoken", "overrun") if k in c} for c in clips
+            {k: c[k] for k in ("clip_id", "start", "end", "paced", "audio", "spoken", "overrun") if k in c}
+            for c in clips
         ],
     }
 
 
 def _speak(folder: OutputFolder, name: str, cues: list[Cue], engine: TTSEngine, language: str) -> dict[str, Spoken]:
-    """Each cue's speech, synthesized once: a WAV this job already wrote (an interrupted run) is kept."""
+    """Each cue's speech, synthesized once: a WAV this job already wrote for the same text and voice (an interrupted
+    run) is kept; its name carries a digest of both, so another text or voice is never served an old WAV."""
     from .tts import wav_seconds
 
+    voice = json.dumps(engine.describe(), sort_keys=True)
     spoken = {}
     for cue in cues:
-        relative = f"speech/{name}/{safe_name(cue.id, fallback='clip')}.wav"
+        digest = hashlib.sha256(f"{voice}\n{cue.text}".encode()).hexdigest()[:10]
+        relative = f"speech/{name}/{safe_name(cue.id, fallback='clip')}-{digest}.wav"
         path = folder.path(relative)
         if not path.is_file():
             partial = path.with_name(f".{path.name}.partial.wav")

@@ -53,7 +53,7 @@ def test_speech_is_placed_at_each_cue_and_overruns_are_measured(exported):
     line = export_summary(out)[0]
     track, rate = read_wav(out / f"{line['movie_id']}.ad.wav")
     for clip in line["clips"]:
-        speech, speech_rate = read_wav(out / "speech" / line["movie_id"] / f"{clip['clip_id']}.wav")
+        speech, speech_rate = read_wav(out / clip["audio"])
         assert clip["spoken"] == pytest.approx(len(speech) / speech_rate, abs=2e-3)
         assert clip["overrun"] == pytest.approx(max(0.0, clip["spoken"] - (clip["end"] - clip["start"])), abs=2e-3)
         start = round(clip["start"] * rate)
@@ -160,3 +160,13 @@ def test_the_cli_exits_with_a_message_when_no_engine_is_there(mini_prepared, tmp
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert result.returncode != 0 and "espeak-ng is not on PATH" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_another_voice_after_overwrite_is_spoken_again(mini_prepared, tmp_path):
+    def spoken(rate):
+        options = ExportOptions(dataset=str(mini_prepared), references=True, speak=True, rate=rate, out=str(tmp_path / "ad"), overwrite=True, show_progress=False)  # fmt: skip
+        assert export_ad(options).complete
+        return [c["spoken"] for c in export_summary(tmp_path / "ad")[0]["clips"]]
+
+    slow, fast = spoken(120), spoken(260)
+    assert all(f < 0.7 * s for f, s in zip(fast, slow))  # the slow voice's WAVs were not reused
