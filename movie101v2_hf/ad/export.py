@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import SINGLE_LANGUAGE_CONFIGS, SPLITS, config_language
-from ..data.pacing import dataset_pace, speech_tokens
+from ..data.pacing import Pace, dataset_pace, speech_tokens
 from ..errors import check_minimums, require
 from ..evaluation.predictions import file_sha256, load_predictions
 from ..utils.io import read_jsonl
@@ -37,7 +37,7 @@ from ..utils.runs import ResumableRun, RunRecord
 from .audio import description_track, media_seconds, mix_movie
 from .player import player_page
 from .tracks import Cue, Spoken, dapt_text, srt_text, vtt_text
-from .tts import TTS_ENGINES, TTSEngine, build_tts
+from .tts import TTS_ENGINES, TTSEngine, build_tts, wav_seconds
 
 JOB = "export"
 
@@ -109,10 +109,11 @@ def export_ad(options: ExportOptions) -> RunRecord:
     require("webvtt", extra="ad", feature="`movie101v2 export` (WebVTT and SRT)")
     require("ttconv", extra="ad", feature="`movie101v2 export` (DAPT)")
     language = config_language(options.config)
-    movies = _movie_clips(options, language)
+    pace = dataset_pace(options.dataset, language)
+    movies = _movie_clips(options, language, pace)
     engine = build_tts(options.tts, voice=options.voice, rate=options.rate) if options.speak else None
     scores = _clip_scores(options.scores)
-    extra = {"tts": engine.describe() if engine else None, "pace": dataset_pace(options.dataset, language).as_dict()}
+    extra = {"tts": engine.describe() if engine else None, "pace": pace.as_dict()}
     with OutputFolder(options.out, job=JOB, inputs=options.input_paths()) as folder:
         for name in ("export.jsonl", "export.run.json"):
             folder.path(name)  # the run layer writes them; the folder's manifest records them as ours
@@ -141,8 +142,9 @@ def export_ad(options: ExportOptions) -> RunRecord:
     return run.record
 
 
-def _movie_clips(options: ExportOptions, language: str) -> dict[str, list[dict[str, Any]]]:
-    """The split's clips by movie, each with the text to describe it (`text`) and its movie file (`video`)."""
+def _movie_clips(options: ExportOptions, language: str, pace: Pace) -> dict[str, list[dict[str, Any]]]:
+    """The split's clips by movie, each with the text to describe it (`text`), how long it takes at the
+    describers' `pace` (`paced`, seconds) and its movie file (`video`)."""
     from datasets import Video, load_dataset
 
     rows = load_dataset(options.dataset, options.config, split=options.split)
@@ -167,13 +169,17 @@ def _movie_clips(options: ExportOptions, language: str) -> dict[str, list[dict[s
     movies: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         video = row.get("video")
+        prediction = predictions[row["clip_id"]] if predictions is not None else None
+        text = prediction if prediction is not None else row["narration"]
         movies[row["movie_id"]].append(
             {
                 "clip_id": row["clip_id"],
                 "start": float(row["start"]),
                 "end": float(row["end"]),
                 "reference": row["narration"],
-                "prediction": predictions[row["clip_id"]] if predictions is not None else None,
+                "prediction": prediction,
+                "text": text,
+                "paced": round(speech_tokens(text, language) / pace.p95, 3),
                 "video": (video or {}).get("path") if isinstance(video, dict) else video,
             }
         )
@@ -213,11 +219,7 @@ def _export_movie(
 ) -> dict[str, Any]:
     """One movie's tracks, speech, mix and page; returns its line of `export.jsonl`."""
     name = safe_name(movie_id, fallback="movie")
-    texts = {c["clip_id"]: c["prediction"] if c["prediction"] is not None else c["reference"] for c in clips}
-    cues = [Cue(c["clip_id"], c["start"], c["end"], texts[c["clip_id"]]) for c in clips]
-    pace = dataset_pace(options.dataset, language)
-    for clip in clips:
-        clip["paced"] = round(speech_tokens(texts[clip["clip_id"]], language) / pace.p95, 3)
+    cues = [Cue(c["clip_id"], c["start"], c["end"], c["text"]) for c in clips]
     movie = _movie_file(options, movie_id, clips)
     files = [folder.write(f"{name}.vtt", vtt_text(cues)).name, folder.write(f"{name}.srt", srt_text(cues)).name]
     spoken: dict[str, Spoken] = {}
@@ -254,8 +256,6 @@ def _export_movie(
 def _speak(folder: OutputFolder, name: str, cues: list[Cue], engine: TTSEngine, language: str) -> dict[str, Spoken]:
     """Each cue's speech, synthesized once: a WAV this job already wrote for the same text and voice (an interrupted
     run) is kept; its name carries a digest of both, so another text or voice is never served an old WAV."""
-    from .tts import wav_seconds
-
     voice = json.dumps(engine.describe(), sort_keys=True)
     spoken = {}
     for cue in cues:
@@ -333,4 +333,4 @@ def _write_player(
 
 def export_summary(out: str | Path) -> list[dict[str, Any]]:
     """The lines of an export's `export.jsonl` (one per finished movie)."""
-    return [json.loads(line) for line in Path(out, "export.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    return [line for _, line in read_jsonl(Path(out) / "export.jsonl", what="export record")]

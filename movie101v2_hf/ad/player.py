@@ -10,9 +10,10 @@ cue's row is highlighted. Everything is in the one file (data as JSON), so it op
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from typing import Any
+
+from ..utils.io import script_json
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
@@ -82,11 +83,6 @@ def _time(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
-def _json_for_html(value: Any) -> str:
-    """JSON safe inside `<script>`: no `</` that would end the element."""
-    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
-
-
 def player_page(
     *,
     title: str,
@@ -148,7 +144,7 @@ def player_page(
 </div>
 <div id="panel"><table><thead><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in header)}</tr></thead>
 <tbody>{"".join(body)}</tbody></table></div></main>
-<script type="application/json" id="ad-data">{_json_for_html(data)}</script>
+<script type="application/json" id="ad-data">{script_json(data)}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """

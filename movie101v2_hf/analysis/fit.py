@@ -10,6 +10,7 @@ the same clips are scored by the base model (the adapter switched off: zero-shot
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Sequence
@@ -125,19 +126,9 @@ def analyze_fit(options: FitOptions) -> dict[str, Any]:
     return results
 
 
-class _adapter_off:
-    """`model.disable_adapter()` when `off` and the model has an adapter; nothing otherwise."""
-
-    def __init__(self, model: Any, *, off: bool) -> None:
-        self.context = model.disable_adapter() if off and hasattr(model, "disable_adapter") else None
-
-    def __enter__(self) -> None:
-        if self.context is not None:
-            self.context.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.context is not None:
-            self.context.__exit__(*exc)
+def _adapter_off(model: Any, *, off: bool) -> Any:
+    """`model.disable_adapter()` when `off` and the model has an adapter; a context that does nothing otherwise."""
+    return model.disable_adapter() if off and hasattr(model, "disable_adapter") else contextlib.nullcontext()
 
 
 def _figure(results: dict[str, Any], folder: OutputFolder) -> None:

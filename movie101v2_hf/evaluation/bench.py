@@ -25,6 +25,7 @@ from ..utils.outputs import OutputFolder
 from ..utils.runs import sidecar_path
 from .evaluate import evaluate_predictions, file_sha256
 from .report import write_report
+from .timing import with_spoken_metric
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def run_bench(
             folder.path(name)  # the narration step's files are the bench's
         options = replace(options, out=str(Path(out) / "predictions.jsonl"))
         timing = {"tts": tts, "viewer_frames": viewer_frames}
-        metrics = list(metrics) + (["l3_tts"] if tts and "l3_tts" not in metrics else [])  # as evaluate records them
+        metrics = with_spoken_metric(metrics, spoken=bool(tts))  # as evaluate records them
         return _bench(
             options, folder, metrics, judge, bertscore_model, baselines, max_invalid, bootstrap, seed, log, timing
         )

@@ -472,8 +472,8 @@ def _intervals(scored: ClipScores, movie_ids: Sequence[str], bootstrap: int, see
 def _reference_scores(
     references: Sequence[str], metrics: Sequence[str], timing: ClipTiming, language: str
 ) -> dict[str, Any]:
-    """The references' own L3 (and its spoken variant): how well human describers fit, the ceiling."""
-    timed = [name for name in metrics if name in ("l3", "l3_tts")]
+    """The references' own timed scores (L3 and its spoken variant): how well human describers fit, the ceiling."""
+    timed = [spec.name for spec in specs(metrics) if "timing" in spec.needs]
     if not timed:
         return {}
     inputs = timing.inputs(references, language)

@@ -20,6 +20,17 @@ from typing import Any
 from ..data.pacing import Pace, dataset_pace
 
 
+def with_spoken_metric(metrics: Sequence[str], *, spoken: bool) -> list[str]:
+    """`metrics` with L3's spoken variant (`l3_tts`) added when narrations are spoken (`--tts`), as `evaluate`
+    records them in `results.json`.
+
+    Example:
+        >>> with_spoken_metric(["rouge", "l3"], spoken=True)
+        ['rouge', 'l3', 'l3_tts']
+    """
+    return list(metrics) + (["l3_tts"] if spoken and "l3_tts" not in metrics else [])
+
+
 def spoken_seconds(texts: Sequence[str], *, engine: Any, language: str, show_progress: bool = True) -> list[float]:
     """How long each text lasts spoken by the TTS `engine` (`ad.tts`), synthesized into a temporary folder in
     parallel (the engines run as processes)."""
@@ -67,7 +78,7 @@ class ClipTiming:
 
     def metrics(self, metrics: Sequence[str]) -> list[str]:
         """`metrics` with L3's spoken variant added when an engine is set."""
-        return list(metrics) + (["l3_tts"] if self.engine is not None and "l3_tts" not in metrics else [])
+        return with_spoken_metric(metrics, spoken=self.engine is not None)
 
     def provenance(self) -> dict[str, Any]:
         """What `results.json` says of the timing: the pace and its source, the TTS engine."""

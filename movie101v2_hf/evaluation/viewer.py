@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
+from ..utils.io import script_json
 from ..utils.outputs import OutputFolder, safe_name
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def viewer_page(title: str, clips: Sequence[dict[str, Any]], scores: Sequence[st
     """The viewer page; `clips`: per clip `clip_id`, `start`, `end`, `reference`, `prediction`, `scores`,
     `answers` (the judge's, by metric) and `frames` (a relative path, or None); sorted by `worst` first."""
     data = {"clips": list(clips), "scores": list(scores), "worst": worst, "page_size": PAGE_SIZE}
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    payload = script_json(data)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: clips</title><style>{_STYLE}</style></head><body>
 <h1>{html.escape(title)}: clips</h1>

@@ -108,6 +108,16 @@ def read_jsonl(path: str | Path, *, what: str = "JSONL file") -> Iterator[tuple[
             raise FileFormatError(f"not a JSON line ({err.msg}): {line[:80]!r}", path=path, line=number) from None
 
 
+def script_json(value: Any) -> str:
+    """`value` as JSON to put inside an HTML `<script>` element: no `</` that would end the element early.
+
+    Example:
+        >>> script_json({"text": "a </script> b"})
+        '{"text": "a <\\\\/script> b"}'
+    """
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+
+
 def write_atomically(path: str | Path, content: str | bytes) -> None:
     """Write `content` to `path` through a temporary file in the same folder, flushed to disk, then renamed over
     `path`: a reader (or a run killed halfway) sees the old file or the new one, never part of one.
